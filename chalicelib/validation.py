@@ -1,0 +1,84 @@
+"""Parsing and validating request bodies; raises named errors that the routes map to HTTP."""
+import json
+from typing import Any
+
+from chalicelib.repository import MAX_ID
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class InvalidRequestError(Exception):
+    """The request is malformed: 400."""
+
+    status_code = 400
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """The body is not declared as JSON: 415."""
+
+    status_code = 415
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """The body is over MAX_BODY_BYTES: 413."""
+
+    status_code = 413
+
+
+def _reject_constant(name: str) -> None:
+    raise InvalidRequestError(f"Request body is not valid JSON: {name} is not a JSON number")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidRequestError(f"Request body has a duplicate key: {key!r}")
+        result[key] = value
+    return result
+
+
+def _is_json_media_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    if media_type != "application/json":
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') != "utf-8":
+            return False
+    return True
+
+
+def parse_json_object(*, body: bytes | None, content_type: str | None) -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise the error that says what is wrong with it."""
+    if not _is_json_media_type(content_type):
+        raise UnsupportedMediaTypeError("Content-Type must be application/json")
+    body = body or b""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"Request body must be at most {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        raise InvalidRequestError("Request body is empty; expected a JSON object")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError("Request body is not valid UTF-8") from exc
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers past Python's digit limit.
+        raise InvalidRequestError("Request body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRequestError("Request body must be a JSON object")
+    return payload
+
+
+def require_id(payload: dict[str, Any], field: str) -> int:
+    """Return payload[field] if it is a JSON integer from 1 to 2^53-1; booleans, floats and strings are not."""
+    if field not in payload or payload[field] is None:
+        raise InvalidRequestError(f"{field} is required")
+    value = payload[field]
+    if type(value) is not int or not 1 <= value <= MAX_ID:
+        raise InvalidRequestError(f"{field} must be an integer from 1 to {MAX_ID}")
+    return value

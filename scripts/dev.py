@@ -1,0 +1,87 @@
+"""`make dev`: ministack on loopback, the table created and seeded, then `chalice local --stage local`."""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlparse
+
+from scripts.local_stack import (
+    LOCAL_LOG,
+    LOCAL_STATE_DIR,
+    ROOT,
+    port_in_use,
+    stage_environment,
+    start_ministack,
+    stop_ministack,
+    wait_until_ready,
+)
+from scripts.seed import seed_table
+
+
+def _wait_for_http(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means chalice local is serving
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"chalice local did not answer on port {port}")
+
+
+def _stop_chalice(process: subprocess.Popen) -> None:
+    # chalice local runs a reloader and a worker: signal its whole process group (its pgid is its PID).
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args()
+    started = time.monotonic()
+    env = stage_environment("local")
+    ministack_port = urlparse(env["AWS_ENDPOINT_URL_DYNAMODB"]).port
+    for port, what in ((ministack_port, "ministack"), (args.port, "chalice local")):
+        if port_in_use(port):
+            print(f"port {port} (for {what}) is in use on 127.0.0.1: is another `make dev` running?",
+                  file=sys.stderr)
+            return 1
+    # SIGTERM (as well as Ctrl-C) unwinds through the finally below, so both servers stop cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    ministack = start_ministack(port=ministack_port, log_path=LOCAL_LOG, state_dir=LOCAL_STATE_DIR)
+    chalice = None
+    try:
+        wait_until_ready(port=ministack_port, process=ministack)
+        print(f"ministack on http://127.0.0.1:{ministack_port} (state in {LOCAL_STATE_DIR}, log in {LOCAL_LOG})")
+        print(seed_table(endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], table_name=env["TABLE_NAME"]))
+        chalice = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "chalice"), "local", "--stage", "local",
+             "--host", "127.0.0.1", "--port", str(args.port)],
+            cwd=ROOT, start_new_session=True)
+        _wait_for_http(args.port, chalice)
+        print(f"ready in {time.monotonic() - started:.1f} s: http://127.0.0.1:{args.port}/study_sessions"
+              " (Ctrl-C stops everything)", flush=True)
+        return chalice.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if chalice is not None:
+            _stop_chalice(chalice)
+        stop_ministack(ministack)
+        print("stopped chalice local and ministack", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Fixtures: every data test runs twice, on moto (in process) and on a ministack server on loopback."""
+import json
+from typing import Any, Callable
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from chalice.test import Client
+from moto import mock_aws
+
+import app as app_module
+from chalicelib.repository import StudyRepository
+from chalicelib.seed import load_seed
+from chalicelib.table import create_table_if_missing
+from scripts.local_stack import ROOT, free_port, stage_environment, start_ministack, stop_ministack, wait_until_ready
+
+STAGE = "dev"
+TABLE_NAME = stage_environment(STAGE)["TABLE_NAME"]
+PORTAL_ORIGIN = "http://localhost:5173"
+
+
+@pytest.fixture(autouse=True)
+def aws_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test can reach real AWS: placeholder credentials, a fixed region, no profile or endpoint of the caller's."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
+                 "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path_factory.getbasetemp() / "empty-aws-config"
+    empty.touch()
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # A fresh default session per test, so event handlers a test registers die with it.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+@pytest.fixture(scope="session")
+def ministack_port(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One ministack server for the whole run, on a free loopback port, stopped at the end."""
+    port = free_port()
+    process = start_ministack(port=port, log_path=tmp_path_factory.mktemp("ministack") / "ministack.log")
+    try:
+        wait_until_ready(port=port, process=process)
+        yield port
+    finally:
+        stop_ministack(process)
+
+
+@pytest.fixture(params=["moto", "ministack"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The DynamoDB under test; boto3 clients created during the test (the app's too) talk to it."""
+    if request.param == "moto":
+        with mock_aws():
+            yield request.param
+    else:
+        port = request.getfixturevalue("ministack_port")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{port}")
+        yield request.param
+
+
+@pytest.fixture
+def dynamodb(backend: str) -> Any:
+    """The test's own client, for arranging data and reading what was stored."""
+    return boto3.session.Session().client("dynamodb")
+
+
+@pytest.fixture
+def table(dynamodb: Any) -> Any:
+    create_table_if_missing(dynamodb, table_name=TABLE_NAME)
+    yield TABLE_NAME
+    dynamodb.delete_table(TableName=TABLE_NAME)  # ministack outlives the test; moto forgets by itself
+
+
+@pytest.fixture
+def repository(dynamodb: Any, table: str) -> StudyRepository:
+    return StudyRepository(client=dynamodb, table_name=table)
+
+
+@pytest.fixture
+def seeded(repository: StudyRepository) -> StudyRepository:
+    load_seed(repository)
+    return repository
+
+
+@pytest.fixture
+def api(seeded: StudyRepository, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Chalice's test client on the dev stage. The app builds its own DynamoDB client on its first request."""
+    # Forget a repository cached by an earlier test: it was bound to that test's backend.
+    monkeypatch.setattr(app_module, "_repository", None)
+    with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
+        yield client.http
+
+
+@pytest.fixture
+def post_session(api: Any) -> Callable[..., Any]:
+    """POST /study_sessions with a JSON body (a dict or raw bytes) and JSON headers unless given."""
+    def post(body: Any, headers: dict[str, str] | None = None) -> Any:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return api.post("/study_sessions", body=raw,
+                        headers={"Content-Type": "application/json"} if headers is None else headers)
+    return post
+
+
+@pytest.fixture
+def stored_sessions(dynamodb: Any, table: str) -> Callable[[], list[dict[str, Any]]]:
+    """Every session item in the table, read straight from DynamoDB (a Scan is fine in a test)."""
+    from boto3.dynamodb.types import TypeDeserializer
+    deserializer = TypeDeserializer()
+
+    def read() -> list[dict[str, Any]]:
+        items = []
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            items += [{k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"]]
+        return [item for item in items if item["PK"].startswith("SESSION#")]
+    return read
+
+
+@pytest.fixture
+def botocore_events() -> Any:
+    """The event hooks of the clients the app will create: the place to observe or inject DynamoDB faults."""
+    return boto3._get_default_session().events
+
+
+@pytest.fixture
+def dynamodb_calls(botocore_events: Any) -> list[str]:
+    """The DynamoDB operations the app calls, in order."""
+    calls: list[str] = []
+    botocore_events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def fake_response(parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    """What a before-call handler returns to answer a call in DynamoDB's place."""
+    return AWSResponse(url="https://dynamodb.invalid", status_code=200, headers={}, raw=None), parsed
