@@ -35,6 +35,13 @@ def _wait_for_http(port: int, process: subprocess.Popen, timeout: float = 60.0) 
     raise RuntimeError(f"chalice local did not answer on port {port}")
 
 
+def _local_aws_environment() -> dict[str, str]:
+    """The caller's environment without its AWS identity: placeholders that ministack accepts instead."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
+    return {**env, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
 def _stop_chalice(process: subprocess.Popen) -> None:
     # chalice local runs a reloader and a worker: signal its whole process group (its pgid is its PID).
     if process.poll() is None:
@@ -69,7 +76,7 @@ def main() -> int:
         chalice = subprocess.Popen(
             [os.path.join(os.path.dirname(sys.executable), "chalice"), "local", "--stage", "local",
              "--host", "127.0.0.1", "--port", str(args.port)],
-            cwd=ROOT, start_new_session=True)
+            cwd=ROOT, start_new_session=True, env=_local_aws_environment())
         _wait_for_http(args.port, chalice)
         print(f"ready in {time.monotonic() - started:.1f} s: http://127.0.0.1:{args.port}/study_sessions"
               " (Ctrl-C stops everything)", flush=True)

@@ -201,6 +201,15 @@ def test_create_session_makes_one_read_and_one_transactional_write(post_session,
     assert dynamodb_calls == ["BatchGetItem", "TransactWriteItems"]
 
 
+def test_create_session_reads_the_group_and_activity_with_a_consistent_read(post_session, botocore_events, table):
+    # Emulators are always consistent, so this one is checked on the request: a group created a moment ago must count.
+    requests = []
+    botocore_events.register("before-call.dynamodb.BatchGetItem", lambda params, **_: requests.append(params))
+    assert post_session(VALID).status_code == 201
+    [params] = requests
+    assert params["RequestItems"][table]["ConsistentRead"] is True
+
+
 def test_create_session_for_an_unknown_group_only_reads(post_session, dynamodb_calls):
     assert post_session({"group_id": 999, "study_activity_id": 1}).status_code == 404
     assert dynamodb_calls == ["BatchGetItem"]

@@ -1,0 +1,95 @@
+"""The repository and the key design, on moto and on ministack."""
+import itertools
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.repository import (
+    GroupNotFoundError,
+    SessionIdCollisionError,
+    StudyActivityNotFoundError,
+    StudyRepository,
+    session_from_item,
+)
+from chalicelib.seed import load_seed
+from chalicelib.table import ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX
+
+
+def ticking_clock(start: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)):
+    """A clock that moves one second per reading."""
+    counter = itertools.count()
+    return lambda: start + timedelta(seconds=next(counter))
+
+
+def test_create_session_returns_plain_ints_and_no_storage_keys(seeded):
+    session = seeded.create_session(group_id=1, study_activity_id=1)
+    assert set(session) == {"id", "group_id", "group_name", "study_activity_id", "activity_name",
+                            "created_at", "end_time", "review_items_count"}
+    assert all(type(session[key]) is int for key in ("id", "group_id", "study_activity_id", "review_items_count"))
+
+
+def test_create_session_never_overwrites_a_session_whose_id_is_drawn_again(dynamodb, table, stored_sessions):
+    ids = iter([42, 42, 43])
+    repository = StudyRepository(client=dynamodb, table_name=table, new_id=lambda: next(ids))
+    load_seed(repository)
+    first = repository.create_session(group_id=1, study_activity_id=1)
+    second = repository.create_session(group_id=2, study_activity_id=1)
+    assert (first["id"], second["id"]) == (42, 43)
+    stored = {item["id"]: item for item in stored_sessions()}
+    assert stored[42]["group_id"] == 1 and stored[43]["group_id"] == 2
+
+
+def test_create_session_gives_up_when_every_drawn_id_is_taken(dynamodb, table, stored_sessions):
+    repository = StudyRepository(client=dynamodb, table_name=table, new_id=lambda: 42)
+    load_seed(repository)
+    repository.create_session(group_id=1, study_activity_id=1)
+    with pytest.raises(SessionIdCollisionError):
+        repository.create_session(group_id=2, study_activity_id=1)
+    [stored] = stored_sessions()
+    assert stored["group_id"] == 1
+
+
+@pytest.mark.parametrize("group_id, study_activity_id, error", [
+    (999, 1, GroupNotFoundError),
+    (1, 999, StudyActivityNotFoundError),
+    (999, 999, GroupNotFoundError),
+])
+def test_create_session_for_a_missing_item_raises_and_writes_nothing(
+        seeded, stored_sessions, group_id, study_activity_id, error):
+    with pytest.raises(error):
+        seeded.create_session(group_id=group_id, study_activity_id=study_activity_id)
+    assert stored_sessions() == []
+
+
+def test_a_groups_sessions_come_newest_first_from_a_query_on_the_group_index(dynamodb, table, seeded):
+    repository = StudyRepository(client=dynamodb, table_name=table, now=ticking_clock())
+    made = [repository.create_session(group_id=group_id, study_activity_id=1) for group_id in (1, 2, 1, 1)]
+    response = dynamodb.query(TableName=table, IndexName=GROUP_SESSIONS_INDEX, ScanIndexForward=False,
+                              KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :sessions)",
+                              ExpressionAttributeValues={":group": {"S": "GROUP#1"}, ":sessions": {"S": "SESSION#"}})
+    assert [int(item["id"]["N"]) for item in response["Items"]] == [made[3]["id"], made[2]["id"], made[0]["id"]]
+
+
+def test_all_sessions_come_newest_first_from_a_query_on_the_all_sessions_index(dynamodb, table, seeded):
+    repository = StudyRepository(client=dynamodb, table_name=table, now=ticking_clock())
+    made = [repository.create_session(group_id=group_id, study_activity_id=1) for group_id in (1, 2, 1)]
+    response = dynamodb.query(TableName=table, IndexName=ALL_SESSIONS_INDEX, ScanIndexForward=False,
+                              KeyConditionExpression="GSI2PK = :all",
+                              ExpressionAttributeValues={":all": {"S": "SESSION"}})
+    assert [int(item["id"]["N"]) for item in response["Items"]] == [session["id"] for session in reversed(made)]
+
+
+def test_session_timestamps_sort_as_strings_in_time_order(seeded):
+    repository = StudyRepository(client=seeded.client, table_name=seeded.table_name, now=ticking_clock(
+        datetime(2026, 11, 27, 9, 59, 59, 999000, tzinfo=timezone.utc)))
+    first, second = (repository.create_session(group_id=1, study_activity_id=1) for _ in range(2))
+    assert first["created_at"] == "2026-11-27T09:59:59.999+00:00"
+    assert second["created_at"] == "2026-11-27T10:00:00.999+00:00"
+    assert len(first["created_at"]) == len(second["created_at"]) and first["created_at"] < second["created_at"]
+
+
+def test_session_from_item_maps_a_stored_item_to_plain_ints_without_keys(seeded, stored_sessions):
+    created = seeded.create_session(group_id=1, study_activity_id=1)
+    [stored] = stored_sessions()  # as DynamoDB hands it back: numbers are Decimal
+    assert session_from_item(stored) == created
+    assert all(type(value) in (int, str) for value in session_from_item(stored).values())
