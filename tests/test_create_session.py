@@ -204,7 +204,7 @@ def test_create_session_makes_one_read_and_one_transactional_write(post_session,
 def test_create_session_reads_the_group_and_activity_with_a_consistent_read(post_session, botocore_events, table):
     # Emulators are always consistent, so this one is checked on the request: a group created a moment ago must count.
     requests = []
-    botocore_events.register("before-call.dynamodb.BatchGetItem", lambda params, **_: requests.append(params))
+    botocore_events.register("before-parameter-build.dynamodb.BatchGetItem", lambda params, **_: requests.append(params))
     assert post_session(VALID).status_code == 201
     [params] = requests
     assert params["RequestItems"][table]["ConsistentRead"] is True
