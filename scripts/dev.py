@@ -43,9 +43,9 @@ def _local_aws_environment() -> dict[str, str]:
 
 
 def _stop_chalice(process: subprocess.Popen) -> None:
-    # chalice local runs a reloader and a worker: signal its whole process group (its pgid is its PID).
+    # Signal chalice local's whole process group (its pgid is its PID), so nothing it started outlives it.
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -65,7 +65,9 @@ def main() -> int:
             print(f"port {port} (for {what}) is in use on 127.0.0.1: is another `make dev` running?",
                   file=sys.stderr)
             return 1
-    # SIGTERM (as well as Ctrl-C) unwinds through the finally below, so both servers stop cleanly.
+    # Ctrl-C and SIGTERM both unwind through the finally below, so both servers stop cleanly. SIGINT is set
+    # explicitly because a shell starting us in the background hands it down ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ministack = start_ministack(port=ministack_port, log_path=LOCAL_LOG, state_dir=LOCAL_STATE_DIR)
     chalice = None
@@ -75,7 +77,10 @@ def main() -> int:
         print(seed_table(endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], table_name=env["TABLE_NAME"]))
         chalice = subprocess.Popen(
             [os.path.join(os.path.dirname(sys.executable), "chalice"), "local", "--stage", "local",
-             "--host", "127.0.0.1", "--port", str(args.port)],
+             "--host", "127.0.0.1", "--port", str(args.port),
+             # Chalice's reloader either polls every file under the project (.venv included) each second
+             # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.
+             "--no-autoreload"],
             cwd=ROOT, start_new_session=True, env=_local_aws_environment())
         _wait_for_http(args.port, chalice)
         print(f"ready in {time.monotonic() - started:.1f} s: http://127.0.0.1:{args.port}/study_sessions"
