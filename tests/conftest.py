@@ -4,6 +4,7 @@ from typing import Any, Callable
 
 import boto3
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 from moto import mock_aws
@@ -17,6 +18,7 @@ from scripts.local_stack import ROOT, free_port, stage_environment, start_minist
 STAGE = "dev"
 TABLE_NAME = stage_environment(STAGE)["TABLE_NAME"]
 PORTAL_ORIGIN = "http://localhost:5173"
+_deserializer = TypeDeserializer()
 
 
 @pytest.fixture(autouse=True)
@@ -103,18 +105,18 @@ def post_session(api: Any) -> Callable[..., Any]:
     return post
 
 
+def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every item in the table as DynamoDB hands it back (numbers as Decimal), sorted by key; a Scan is fine in a test."""
+    items = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        items += [{name: _deserializer.deserialize(value) for name, value in item.items()} for item in page["Items"]]
+    return sorted(items, key=lambda item: (item["PK"], item["SK"]))
+
+
 @pytest.fixture
 def stored_sessions(dynamodb: Any, table: str) -> Callable[[], list[dict[str, Any]]]:
-    """Every session item in the table, read straight from DynamoDB (a Scan is fine in a test)."""
-    from boto3.dynamodb.types import TypeDeserializer
-    deserializer = TypeDeserializer()
-
-    def read() -> list[dict[str, Any]]:
-        items = []
-        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
-            items += [{k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"]]
-        return [item for item in items if item["PK"].startswith("SESSION#")]
-    return read
+    """Reads every session item in the table, straight from DynamoDB."""
+    return lambda: [item for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The repository and the key design, on moto and on ministack."""
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -93,3 +94,10 @@ def test_session_from_item_maps_a_stored_item_to_plain_ints_without_keys(seeded,
     [stored] = stored_sessions()  # as DynamoDB hands it back: numbers are Decimal
     assert session_from_item(stored) == created
     assert all(type(value) in (int, str) for value in session_from_item(stored).values())
+
+
+def test_concurrent_creates_each_store_one_session_with_a_distinct_id(seeded, stored_sessions):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(lambda n: seeded.create_session(group_id=1 + n % 2, study_activity_id=1), range(40)))
+    assert len({session["id"] for session in made}) == 40
+    assert sorted(item["id"] for item in stored_sessions()) == sorted(session["id"] for session in made)

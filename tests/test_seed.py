@@ -1,16 +1,7 @@
 """The table definition and the seed data, on moto and on ministack."""
-from boto3.dynamodb.types import TypeDeserializer
-
 from chalicelib.seed import GROUPS, load_seed
 from chalicelib.table import ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX, create_table_if_missing
-
-
-def all_items(dynamodb, table):
-    deserializer = TypeDeserializer()
-    items = []
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
-        items += [{k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"]]
-    return sorted(items, key=lambda item: (item["PK"], item["SK"]))
+from conftest import scan_items
 
 
 def test_create_table_if_missing_creates_the_keys_and_both_indexes_once(dynamodb, table):
@@ -25,7 +16,7 @@ def test_create_table_if_missing_creates_the_keys_and_both_indexes_once(dynamodb
 
 def test_seed_holds_the_ids_and_names_the_portal_uses(dynamodb, table, repository):
     load_seed(repository)
-    items = {(item["PK"], item["SK"]): item for item in all_items(dynamodb, table)}
+    items = {(item["PK"], item["SK"]): item for item in scan_items(dynamodb, table)}
     assert items[("GROUP#1", "META")]["name"] == "Core Verbs"
     assert items[("GROUP#2", "META")]["name"] == "Core Adjectives"
     activity = items[("ACTIVITY#1", "META")]
@@ -35,7 +26,7 @@ def test_seed_holds_the_ids_and_names_the_portal_uses(dynamodb, table, repositor
 
 def test_seed_words_count_matches_the_words_stored_under_each_group(dynamodb, table, repository):
     load_seed(repository)
-    items = all_items(dynamodb, table)
+    items = scan_items(dynamodb, table)
     for group in GROUPS:
         key = f"GROUP#{group['group_id']}"
         words = [item for item in items if item["PK"] == key and item["SK"].startswith("WORD#")]
@@ -46,6 +37,6 @@ def test_seed_words_count_matches_the_words_stored_under_each_group(dynamodb, ta
 
 def test_seed_twice_changes_nothing(dynamodb, table, repository):
     written = load_seed(repository)
-    first = all_items(dynamodb, table)
+    first = scan_items(dynamodb, table)
     assert load_seed(repository) == written == len(first)
-    assert all_items(dynamodb, table) == first
+    assert scan_items(dynamodb, table) == first
