@@ -1,5 +1,8 @@
 """HTTP routes of the study portal API: parse, validate, call the repository, shape the response."""
+import logging
 import os
+import sys
+from contextvars import ContextVar
 from typing import Any, Callable
 
 import boto3
@@ -15,7 +18,25 @@ from chalicelib.repository import (
 )
 from chalicelib.validation import InvalidRequestError, parse_json_object, require_id
 
-app = Chalice(app_name="study-portal")
+app = Chalice(app_name="study-portal", configure_logs=False)
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class _RequestIdFilter(logging.Filter):
+    """Stamp every record, Chalice's own tracebacks included, with the id of the request being handled."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+_log_handler = logging.StreamHandler(sys.stdout)
+_log_handler.setFormatter(logging.Formatter("%(levelname)s request_id=%(request_id)s %(name)s: %(message)s"))
+app.log.addHandler(_log_handler)
+app.log.addFilter(_RequestIdFilter())
+app.log.setLevel(logging.INFO)
+app.log.propagate = False
 
 # Worst case of one DynamoDB call: 3 attempts x (1 s connect + 2 s read) + at most 3 s of backoff = 12 s;
 # a POST makes two calls, so 24 s, under the 28 s Lambda timeout and API Gateway's 29 s.
@@ -55,6 +76,7 @@ def _allowed_origin(request: Request) -> str | None:
 @app.middleware("http")
 def add_cors_headers(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Every response, errors included, carries CORS headers for allowed origins."""
+    _request_id.set(getattr(request.lambda_context, "aws_request_id", None))
     response = get_response(request)
     origin = _allowed_origin(request)
     if origin is not None:
@@ -69,10 +91,9 @@ def uniform_errors(request: Request, get_response: Callable[[Request], Response]
     """Give Chalice's own errors (405, 500, ...) our {"error": ...} shape; a 500 shows only a request id."""
     response = get_response(request)
     if response.status_code == 500:
-        request_id = getattr(request.lambda_context, "aws_request_id", None)
-        app.log.error("Internal server error: request_id=%s method=%s path=%s",
-                      request_id, request.method, request.context.get("path"))
-        return Response(body={"error": "Internal server error", "request_id": request_id},
+        # Chalice has logged the traceback already; both records carry the request id.
+        app.log.error("Internal server error answered to %s %s", request.method, request.context.get("path"))
+        return Response(body={"error": "Internal server error", "request_id": _request_id.get()},
                         status_code=500, headers=dict(_JSON))
     if response.status_code >= 400 and isinstance(response.body, dict) and "Message" in response.body:
         return error_response(response.status_code, response.body["Message"] or "Request failed",
