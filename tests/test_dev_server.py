@@ -1,6 +1,7 @@
 """`make dev` for real: ministack and `chalice local` over HTTP on loopback, stopped and restarted."""
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -37,13 +38,18 @@ def start_dev(project_dir: Path, port: int) -> subprocess.Popen:
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     deadline = time.monotonic() + 90
-    for line in process.stdout:
+    seen = []
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = process.stdout.readline() if readable else ""
+        if not line:
+            break  # timed out, or the process closed its output
+        seen.append(line)
         if line.startswith("ready in"):
             return process
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise AssertionError(f"make dev did not become ready: {process.stdout.read()}")
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    raise AssertionError("make dev did not become ready:\n" + "".join(seen))
 
 
 def stop_dev(process: subprocess.Popen) -> str:
