@@ -2,6 +2,7 @@
 import logging
 import os
 import sys
+import threading
 from contextvars import ContextVar
 from typing import Any, Callable
 
@@ -13,10 +14,17 @@ from chalice.app import Request
 from chalicelib.repository import (
     DatabaseBusyError,
     GroupNotFoundError,
+    SessionIdCollisionError,
     StudyActivityNotFoundError,
     StudyRepository,
 )
-from chalicelib.validation import InvalidRequestError, parse_json_object, require_id
+from chalicelib.validation import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    parse_json_object,
+    require_id,
+)
 
 app = Chalice(app_name="study-portal", configure_logs=False)
 
@@ -43,14 +51,17 @@ app.log.propagate = False
 _BOTO_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
 _JSON = {"Content-Type": "application/json"}
 _repository: StudyRepository | None = None
+_repository_lock = threading.Lock()  # chalice local serves requests on threads
 
 
 def get_repository() -> StudyRepository:
     """Build the repository on first use, once per process, so importing this module touches no AWS."""
     global _repository
     if _repository is None:
-        client = boto3.client("dynamodb", config=_BOTO_CONFIG)
-        _repository = StudyRepository(client=client, table_name=os.environ["TABLE_NAME"])
+        with _repository_lock:
+            if _repository is None:
+                client = boto3.client("dynamodb", config=_BOTO_CONFIG)
+                _repository = StudyRepository(client=client, table_name=os.environ["TABLE_NAME"])
     return _repository
 
 
@@ -76,7 +87,6 @@ def _allowed_origin(request: Request) -> str | None:
 @app.middleware("http")
 def add_cors_headers(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Every response, errors included, carries CORS headers for allowed origins."""
-    _request_id.set(getattr(request.lambda_context, "aws_request_id", None))
     response = get_response(request)
     origin = _allowed_origin(request)
     if origin is not None:
@@ -89,6 +99,7 @@ def add_cors_headers(request: Request, get_response: Callable[[Request], Respons
 @app.middleware("http")
 def uniform_errors(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Give Chalice's own errors (405, 500, ...) our {"error": ...} shape; a 500 shows only a request id."""
+    _request_id.set(getattr(request.lambda_context, "aws_request_id", None))
     response = get_response(request)
     if response.status_code == 500:
         # Chalice has logged the traceback already; both records carry the request id.
@@ -122,15 +133,20 @@ def create_study_session() -> Response:
         payload = parse_json_object(body=request.raw_body, content_type=request.headers.get("content-type"))
         group_id = require_id(payload, "group_id")
         study_activity_id = require_id(payload, "study_activity_id")
+    except UnsupportedMediaTypeError as exc:
+        return error_response(415, str(exc))
+    except PayloadTooLargeError as exc:
+        return error_response(413, str(exc))
     except InvalidRequestError as exc:
-        return error_response(exc.status_code, str(exc))
+        return error_response(400, str(exc))
     try:
         session = get_repository().create_session(group_id=group_id, study_activity_id=study_activity_id)
     except GroupNotFoundError:
         return error_response(404, f"Group {group_id} not found")
     except StudyActivityNotFoundError:
         return error_response(404, f"Study activity {study_activity_id} not found")
-    except DatabaseBusyError:
+    except (DatabaseBusyError, SessionIdCollisionError):
+        # Nothing was written, so a retry is safe (a collision draws a new id next time).
         return error_response(503, "The database is busy; retry shortly", {"Retry-After": "1"})
     # The path the client used (with any API Gateway stage prefix) names the new resource.
     location = f"{request.context.get('path', '/study_sessions').rstrip('/')}/{session['id']}"

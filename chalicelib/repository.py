@@ -1,13 +1,14 @@
 """The data layer: one repository over the portal's DynamoDB table."""
 import secrets
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
-_ID_ATTEMPTS = 3
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -22,11 +23,27 @@ class StudyActivityNotFoundError(Exception):
 
 
 class DatabaseBusyError(Exception):
-    """DynamoDB left part of a request unprocessed; the caller may retry later."""
+    """DynamoDB throttled the request or left part of it unprocessed; the caller may retry later."""
 
 
 class SessionIdCollisionError(Exception):
-    """Every freshly drawn session id was already taken (never expected in practice)."""
+    """The freshly drawn session id was taken: nothing was written (odds about 1 in 2^53 / sessions stored)."""
+
+
+# DynamoDB's answers for "slow down" or "try again", once boto3's own retries are spent.
+_BUSY_ERROR_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
+                               "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"})
+
+
+@contextmanager
+def _busy_database() -> Iterator[None]:
+    """Raise DatabaseBusyError for DynamoDB's throttling and availability errors; re-raise the rest."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _BUSY_ERROR_CODES:
+            raise DatabaseBusyError(exc.response["Error"]["Code"]) from exc
+        raise
 
 
 def new_session_id() -> int:
@@ -86,42 +103,48 @@ class StudyRepository:
         self._now = now
 
     def create_session(self, *, group_id: int, study_activity_id: int) -> dict[str, Any]:
-        """Start a study session for an existing group and activity, in two DynamoDB requests."""
+        """Start a study session for an existing group and activity: one consistent read, one conditional put."""
         group, activity = self._get_group_and_activity(group_id=group_id, study_activity_id=study_activity_id)
         if group is None:
             raise GroupNotFoundError(group_id)
         if activity is None:
             raise StudyActivityNotFoundError(study_activity_id)
         created_at = format_timestamp(self._now())
-        for _ in range(_ID_ATTEMPTS):
-            session_id = self._new_id()
-            item = {
-                **_session_key(session_id),
-                "GSI1PK": f"GROUP#{group_id}",
-                "GSI1SK": f"SESSION#{created_at}",
-                "GSI2PK": "SESSION",
-                "GSI2SK": created_at,
-                "item_type": "session",
-                "id": session_id,
-                "group_id": group_id,
-                "group_name": group["name"],
-                "study_activity_id": study_activity_id,
-                "activity_name": activity["name"],
-                "created_at": created_at,
-                "end_time": created_at,
-                "review_items_count": 0,
-            }
-            if self._put_session(item):
-                return session_from_item(item)
-        raise SessionIdCollisionError(f"{_ID_ATTEMPTS} drawn session ids were all taken")
+        session_id = self._new_id()
+        item = {
+            **_session_key(session_id),
+            "GSI1PK": f"GROUP#{group_id}",
+            "GSI1SK": f"SESSION#{created_at}",
+            "GSI2PK": "SESSION",
+            "GSI2SK": created_at,
+            "item_type": "session",
+            "id": session_id,
+            "group_id": group_id,
+            "group_name": group["name"],
+            "study_activity_id": study_activity_id,
+            "activity_name": activity["name"],
+            "created_at": created_at,
+            "end_time": created_at,
+            "review_items_count": 0,
+        }
+        # A plain conditional put, not a transaction that re-checks the group and activity: every session would
+        # then lock the same few hot items (ACTIVITY#1 above all) and concurrent creates would cancel each other.
+        with _busy_database():
+            try:
+                self.client.put_item(TableName=self.table_name, Item=_to_attributes(item),
+                                     ConditionExpression="attribute_not_exists(PK)")
+            except self.client.exceptions.ConditionalCheckFailedException as exc:
+                raise SessionIdCollisionError(session_id) from exc
+        return session_from_item(item)
 
     def _get_group_and_activity(self, *, group_id: int, study_activity_id: int
                                 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         group_key, activity_key = _group_key(group_id), _activity_key(study_activity_id)
-        response = self.client.batch_get_item(RequestItems={self.table_name: {
-            "Keys": [_to_attributes(group_key), _to_attributes(activity_key)],
-            "ConsistentRead": True,
-        }})
+        with _busy_database():
+            response = self.client.batch_get_item(RequestItems={self.table_name: {
+                "Keys": [_to_attributes(group_key), _to_attributes(activity_key)],
+                "ConsistentRead": True,
+            }})
         if response.get("UnprocessedKeys"):
             raise DatabaseBusyError("BatchGetItem left keys unprocessed")
         found = {}
@@ -129,33 +152,6 @@ class StudyRepository:
             item = _from_attributes(attributes)
             found[item["PK"]] = item
         return found.get(group_key["PK"]), found.get(activity_key["PK"])
-
-    def _put_session(self, item: dict[str, Any]) -> bool:
-        """Write the session only if its group and activity still exist and its id is new."""
-        exists = "attribute_exists(PK)"
-        try:
-            self.client.transact_write_items(TransactItems=[
-                {"ConditionCheck": {"TableName": self.table_name, "ConditionExpression": exists,
-                                    "Key": _to_attributes(_group_key(item["group_id"]))}},
-                {"ConditionCheck": {"TableName": self.table_name, "ConditionExpression": exists,
-                                    "Key": _to_attributes(_activity_key(item["study_activity_id"]))}},
-                {"Put": {"TableName": self.table_name, "ConditionExpression": "attribute_not_exists(PK)",
-                         "Item": _to_attributes(item)}},
-            ])
-        except self.client.exceptions.TransactionCanceledException as exc:
-            reasons = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
-            if len(reasons) != 3:
-                raise
-            group_reason, activity_reason, session_reason = reasons
-            # A group or activity deleted since the read above: answer as if the read had missed it.
-            if group_reason == "ConditionalCheckFailed":
-                raise GroupNotFoundError(item["group_id"]) from exc
-            if activity_reason == "ConditionalCheckFailed":
-                raise StudyActivityNotFoundError(item["study_activity_id"]) from exc
-            if session_reason == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
 
     def put_group(self, *, group_id: int, name: str, words: list[dict[str, Any]]) -> None:
         """Store a group and its words (overwriting), keeping words_count equal to the words stored."""

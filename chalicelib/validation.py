@@ -1,4 +1,4 @@
-"""Parsing and validating request bodies; raises named errors that the routes map to HTTP."""
+"""Parsing and validating request bodies; raises named errors that app.py maps to HTTP statuses."""
 import json
 from typing import Any
 
@@ -8,21 +8,15 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class InvalidRequestError(Exception):
-    """The request is malformed: 400."""
-
-    status_code = 400
+    """The body or a field in it is malformed."""
 
 
-class UnsupportedMediaTypeError(InvalidRequestError):
-    """The body is not declared as JSON: 415."""
-
-    status_code = 415
+class UnsupportedMediaTypeError(Exception):
+    """The body is not declared as JSON."""
 
 
-class PayloadTooLargeError(InvalidRequestError):
-    """The body is over MAX_BODY_BYTES: 413."""
-
-    status_code = 413
+class PayloadTooLargeError(Exception):
+    """The body is over MAX_BODY_BYTES."""
 
 
 def _reject_constant(name: str) -> None:

@@ -133,6 +133,11 @@ def dynamodb_calls(botocore_events: Any) -> list[str]:
     return calls
 
 
-def fake_response(parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+def fake_response(parsed: dict[str, Any], status_code: int = 200) -> tuple[AWSResponse, dict[str, Any]]:
     """What a before-call handler returns to answer a call in DynamoDB's place."""
-    return AWSResponse(url="https://dynamodb.invalid", status_code=200, headers={}, raw=None), parsed
+    return AWSResponse(url="https://dynamodb.invalid", status_code=status_code, headers={}, raw=None), parsed
+
+
+def fake_error(code: str, status_code: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
+    """DynamoDB's answer with an error code, as botocore sees it once its own retries are spent."""
+    return fake_response({"Error": {"Code": code, "Message": f"injected {code}"}}, status_code)

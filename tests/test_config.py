@@ -10,11 +10,10 @@ from scripts.local_stack import ROOT, stage_environment
 
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 DEPLOYED_STAGES = ["dev", "prod"]
-# The DynamoDB operations the app calls, and the IAM actions each needs (TransactWriteItems is
-# authorised per item: ConditionCheckItem for the checks, PutItem for the put).
+# The DynamoDB operations the app calls, and the IAM actions each needs.
 ACTIONS_FOR_OPERATION = {
     "BatchGetItem": {"dynamodb:BatchGetItem"},
-    "TransactWriteItems": {"dynamodb:ConditionCheckItem", "dynamodb:PutItem"},
+    "PutItem": {"dynamodb:PutItem"},
 }
 
 
@@ -50,7 +49,15 @@ def test_policy_grants_exactly_the_dynamodb_actions_the_code_calls_on_the_stage_
     assert sorted(dynamodb[0]["Resource"]) == sorted([f"arn:aws:dynamodb:*:*:table/{table}",
                                                       f"arn:aws:dynamodb:*:*:table/{table}/index/*"])
     for statement in policy_statements(stage):
-        assert "*" not in statement["Action"] and statement["Effect"] == "Allow"
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in action for action in statement["Action"])
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_policy_lets_the_function_write_only_its_own_log_group(stage):
+    [logs] = [s for s in policy_statements(stage) if any(a.startswith("logs:") for a in s["Action"])]
+    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{CONFIG['app_name']}-{stage}"
+    assert sorted(logs["Resource"]) == [group, f"{group}:*"]
 
 
 def test_a_create_calls_only_operations_the_policy_covers(post_session, dynamodb_calls):

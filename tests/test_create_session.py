@@ -7,7 +7,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from conftest import PORTAL_ORIGIN, ROOT, fake_response
+from conftest import PORTAL_ORIGIN, ROOT, fake_error, fake_response
 
 MAX_ID = 2**53 - 1
 VALID = {"group_id": 1, "study_activity_id": 1}
@@ -184,21 +184,18 @@ def test_create_session_for_an_unknown_group_or_activity_returns_404(post_sessio
     assert stored_sessions() == []
 
 
-def test_create_session_for_a_group_deleted_meanwhile_returns_404_and_stores_nothing(
-        post_session, stored_sessions, botocore_events, dynamodb, table):
-    def delete_group_first(**_):
-        dynamodb.delete_item(TableName=table, Key={"PK": {"S": "GROUP#1"}, "SK": {"S": "META"}})
-    # The group disappears between the app's read and its write: the transaction's condition check catches it.
-    botocore_events.register("before-call.dynamodb.TransactWriteItems", delete_group_first)
-    response = post_session(VALID)
-    assert response.status_code == 404
-    assert error_of(response) == "Group 1 not found"
-    assert stored_sessions() == []
-
-
-def test_create_session_makes_one_read_and_one_transactional_write(post_session, dynamodb_calls):
+def test_create_session_makes_one_read_and_one_conditional_put(post_session, dynamodb_calls):
     assert post_session(VALID).status_code == 201
-    assert dynamodb_calls == ["BatchGetItem", "TransactWriteItems"]
+    assert dynamodb_calls == ["BatchGetItem", "PutItem"]
+
+
+def test_the_app_builds_one_dynamodb_client_per_process(post_session, botocore_events):
+    created = []
+    botocore_events.register("creating-client-class.dynamodb", lambda **_: created.append(1))
+    assert post_session(VALID).status_code == 201
+    repository = app_module._repository
+    assert post_session(VALID).status_code == 201
+    assert app_module._repository is repository and len(created) == 1
 
 
 def test_create_session_reads_the_group_and_activity_with_a_consistent_read(post_session, botocore_events, table):
@@ -221,15 +218,42 @@ def test_create_session_with_bad_input_calls_no_dynamodb(post_session, dynamodb_
     assert dynamodb_calls == []
 
 
+def assert_busy_answer(response) -> None:
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "retry" in error_of(response)
+    assert response.headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
+
+
+JSON_FROM_PORTAL = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
+
+
 def test_create_session_when_dynamodb_leaves_keys_unprocessed_returns_503(
         post_session, stored_sessions, botocore_events, table):
     unprocessed = {table: {"Keys": [{"PK": {"S": "GROUP#1"}, "SK": {"S": "META"}}]}}
     botocore_events.register("before-call.dynamodb.BatchGetItem",
                              lambda **_: fake_response({"Responses": {}, "UnprocessedKeys": unprocessed}))
-    response = post_session(VALID)
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "1"
-    assert "retry" in error_of(response)
+    assert_busy_answer(post_session(VALID, headers=JSON_FROM_PORTAL))
+    assert stored_sessions() == []
+
+
+@pytest.mark.parametrize("operation", ["BatchGetItem", "PutItem"])
+@pytest.mark.parametrize("code, status", [
+    ("ProvisionedThroughputExceededException", 400), ("ThrottlingException", 400),
+    ("RequestLimitExceeded", 400), ("InternalServerError", 500), ("ServiceUnavailable", 503),
+])
+def test_create_session_when_dynamodb_stays_throttled_returns_503(
+        post_session, stored_sessions, botocore_events, operation, code, status):
+    botocore_events.register(f"before-call.dynamodb.{operation}", lambda **_: fake_error(code, status))
+    assert_busy_answer(post_session(VALID, headers=JSON_FROM_PORTAL))
+    assert stored_sessions() == []
+
+
+def test_create_session_whose_drawn_id_is_taken_returns_503_and_overwrites_nothing(
+        post_session, stored_sessions, botocore_events):
+    # DynamoDB's answer when the conditional put finds the id taken; the repository test does it for real.
+    botocore_events.register("before-call.dynamodb.PutItem", lambda **_: fake_error("ConditionalCheckFailedException"))
+    assert_busy_answer(post_session(VALID, headers=JSON_FROM_PORTAL))
     assert stored_sessions() == []
 
 
@@ -237,10 +261,10 @@ def test_create_session_internal_error_returns_generic_500_and_logs_the_request_
         post_session, stored_sessions, botocore_events, caplog):
     def explode(**_):
         raise RuntimeError("secret-internal-detail")
-    botocore_events.register("before-call.dynamodb.TransactWriteItems", explode)
+    botocore_events.register("before-call.dynamodb.PutItem", explode)
     app_module.app.log.addHandler(caplog.handler)
     try:
-        response = post_session(VALID)
+        response = post_session(VALID, headers=JSON_FROM_PORTAL)
     finally:
         app_module.app.log.removeHandler(caplog.handler)
     assert response.status_code == 500
@@ -251,6 +275,7 @@ def test_create_session_internal_error_returns_generic_500_and_logs_the_request_
     assert "secret-internal-detail" in str(traceback_record.exc_info[1])
     assert traceback_record.request_id == body["request_id"]
     assert all(record.request_id == body["request_id"] for record in caplog.records)
+    assert response.headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
     assert stored_sessions() == []
     assert app_module.app.debug is False
 
