@@ -25,8 +25,10 @@ TABLE_DEFINITION: dict[str, Any] = {
     "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in _KEY_ATTRIBUTES],
     "KeySchema": _keys("PK", "SK"),
     "GlobalSecondaryIndexes": [
-        {"IndexName": GROUP_SESSIONS_INDEX, "KeySchema": _keys("GSI1PK", "GSI1SK"), "Projection": {"ProjectionType": "ALL"}},
-        {"IndexName": ALL_SESSIONS_INDEX, "KeySchema": _keys("GSI2PK", "GSI2SK"), "Projection": {"ProjectionType": "ALL"}},
+        {"IndexName": GROUP_SESSIONS_INDEX, "KeySchema": _keys("GSI1PK", "GSI1SK"),
+         "Projection": {"ProjectionType": "ALL"}},
+        {"IndexName": ALL_SESSIONS_INDEX, "KeySchema": _keys("GSI2PK", "GSI2SK"),
+         "Projection": {"ProjectionType": "ALL"}},
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }

@@ -106,7 +106,7 @@ def post_session(api: Any) -> Callable[..., Any]:
 
 
 def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """Every item in the table as DynamoDB hands it back (numbers as Decimal), sorted by key; a Scan is fine in a test."""
+    """Every item in the table as DynamoDB hands it back (numbers as Decimal), sorted by key (a Scan: tests only)."""
     items = []
     for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         items += [{name: _deserializer.deserialize(value) for name, value in item.items()} for item in page["Items"]]

@@ -1,6 +1,5 @@
 """The contract of POST /study_sessions, through Chalice's test client, on moto and on ministack."""
 import json
-import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -201,7 +200,8 @@ def test_the_app_builds_one_dynamodb_client_per_process(post_session, botocore_e
 def test_create_session_reads_the_group_and_activity_with_a_consistent_read(post_session, botocore_events, table):
     # Emulators are always consistent, so this one is checked on the request: a group created a moment ago must count.
     requests = []
-    botocore_events.register("before-parameter-build.dynamodb.BatchGetItem", lambda params, **_: requests.append(params))
+    botocore_events.register("before-parameter-build.dynamodb.BatchGetItem",
+                             lambda params, **_: requests.append(params))
     assert post_session(VALID).status_code == 201
     [params] = requests
     assert params["RequestItems"][table]["ConsistentRead"] is True
