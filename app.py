@@ -65,8 +65,10 @@ def get_repository() -> StudyRepository:
     return _repository
 
 
-def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(body={"error": message}, status_code=status_code, headers={**_JSON, **(headers or {})})
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None, **fields: Any) -> Response:
+    """Our one error shape: {"error": message, **fields} as JSON."""
+    return Response(body={"error": message, **fields}, status_code=status_code,
+                    headers={**_JSON, **(headers or {})})
 
 
 def present_session(session: dict[str, Any]) -> dict[str, Any]:
@@ -104,8 +106,7 @@ def uniform_errors(request: Request, get_response: Callable[[Request], Response]
     if response.status_code == 500:
         # Chalice has logged the traceback already; both records carry the request id.
         app.log.error("Internal server error answered to %s %s", request.method, request.context.get("path"))
-        return Response(body={"error": "Internal server error", "request_id": _request_id.get()},
-                        status_code=500, headers=dict(_JSON))
+        return error_response(500, "Internal server error", request_id=_request_id.get())
     if response.status_code >= 400 and isinstance(response.body, dict) and "Message" in response.body:
         return error_response(response.status_code, response.body["Message"] or "Request failed",
                               {name: value for name, value in response.headers.items()
