@@ -1,14 +1,18 @@
 """The data layer: one repository over the portal's DynamoDB table."""
+import hashlib
 import secrets
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+from chalicelib.table import TTL_ATTRIBUTE
 
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -26,24 +30,44 @@ class DatabaseBusyError(Exception):
     """DynamoDB throttled the request or left part of it unprocessed; the caller may retry later."""
 
 
+class DatabaseUnavailableError(Exception):
+    """DynamoDB did not answer in time or could not be reached; a write may or may not have happened."""
+
+
 class SessionIdCollisionError(Exception):
     """The freshly drawn session id was taken: nothing was written (odds about 1 in 2^53 / sessions stored)."""
 
 
-# DynamoDB's answers for "slow down" or "try again", once boto3's own retries are spent.
+class IdempotencyKeyReusedError(Exception):
+    """The idempotency key was first used with a different request."""
+
+
+class IdempotencyKeyInFlightError(Exception):
+    """Another request with the same idempotency key is being written right now; nothing was written by this one."""
+
+
+# DynamoDB's answers for "slow down" or "try again", once boto3's own retries are spent; the last two are the
+# spellings of the same reasons inside a cancelled transaction.
 _BUSY_ERROR_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
-                               "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"})
+                               "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
+                               "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 @contextmanager
-def _busy_database() -> Iterator[None]:
-    """Raise DatabaseBusyError for DynamoDB's throttling and availability errors; re-raise the rest."""
+def _database_errors() -> Iterator[None]:
+    """Turn DynamoDB's throttling, availability and timeout errors into our named errors; re-raise the rest."""
     try:
         yield
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _BUSY_ERROR_CODES:
-            raise DatabaseBusyError(exc.response["Error"]["Code"]) from exc
+        if _error_code(exc) in _BUSY_ERROR_CODES:
+            raise DatabaseBusyError(_error_code(exc)) from exc
         raise
+    except (ConnectionError, HTTPClientError) as exc:  # connect and read timeouts, refused and dropped connections
+        raise DatabaseUnavailableError(type(exc).__name__) from exc
+
+
+def _error_code(exc: ClientError) -> str | None:
+    return exc.response.get("Error", {}).get("Code")
 
 
 def new_session_id() -> int:
@@ -72,6 +96,11 @@ def _session_key(session_id: int) -> dict[str, str]:
     return {"PK": f"SESSION#{session_id}", "SK": "META"}
 
 
+def _idempotency_key(key: str) -> dict[str, str]:
+    # Hashed: a fixed-size key, and the client's string is never stored.
+    return {"PK": f"IDEMPOTENCY#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "CREATE_SESSION"}
+
+
 def _to_attributes(item: dict[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in item.items()}
 
@@ -82,6 +111,17 @@ def _from_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, Decimal) else value
+
+
+def _epoch_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _replay(record: dict[str, Any], *, request_hash: str | None) -> dict[str, Any]:
+    """The session an idempotency key's first request created, if this request is the same one."""
+    if record["request_hash"] != request_hash:
+        raise IdempotencyKeyReusedError()
+    return session_from_item(record["session"])
 
 
 def session_from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -102,14 +142,23 @@ class StudyRepository:
         self._new_id = new_id
         self._now = now
 
-    def create_session(self, *, group_id: int, study_activity_id: int) -> dict[str, Any]:
-        """Start a study session for an existing group and activity: one consistent read, one conditional put."""
-        group, activity = self._get_group_and_activity(group_id=group_id, study_activity_id=study_activity_id)
+    def create_session(self, *, group_id: int, study_activity_id: int,
+                       idempotency_key: str | None = None, request_hash: str | None = None) -> dict[str, Any]:
+        """Start a study session for an existing group and activity: one consistent read, one conditional write.
+
+        With an idempotency key, a repeat of the same request (same request_hash) within 24 hours returns the
+        session the first one created, and the key is written in the same transaction as the session.
+        """
+        now = self._now()
+        group, activity, previous = self._read_before_create(
+            group_id=group_id, study_activity_id=study_activity_id, idempotency_key=idempotency_key, now=now)
+        if previous is not None:
+            return _replay(previous, request_hash=request_hash)
         if group is None:
             raise GroupNotFoundError(group_id)
         if activity is None:
             raise StudyActivityNotFoundError(study_activity_id)
-        created_at = format_timestamp(self._now())
+        created_at = format_timestamp(now)
         session_id = self._new_id()
         item = {
             **_session_key(session_id),
@@ -127,22 +176,24 @@ class StudyRepository:
             "end_time": created_at,
             "review_items_count": 0,
         }
-        # A plain conditional put, not a transaction that re-checks the group and activity: every session would
-        # then lock the same few hot items (ACTIVITY#1 above all) and concurrent creates would cancel each other.
-        with _busy_database():
-            try:
-                self.client.put_item(TableName=self.table_name, Item=_to_attributes(item),
-                                     ConditionExpression="attribute_not_exists(PK)")
-            except self.client.exceptions.ConditionalCheckFailedException as exc:
-                raise SessionIdCollisionError(session_id) from exc
-        return session_from_item(item)
+        session = session_from_item(item)
+        if idempotency_key is None:
+            self._put_session(item=item)
+            return session
+        record = {**_idempotency_key(idempotency_key), "item_type": "idempotency_key", "request_hash": request_hash,
+                  "session": session, TTL_ATTRIBUTE: _epoch_seconds(now + IDEMPOTENCY_KEY_LIFETIME)}
+        return self._put_session_and_key(item=item, record=record, now=now)
 
-    def _get_group_and_activity(self, *, group_id: int, study_activity_id: int
-                                ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _read_before_create(self, *, group_id: int, study_activity_id: int, idempotency_key: str | None,
+                            now: datetime) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+        """The group, the activity and the live record of the idempotency key (None for each one missing)."""
         group_key, activity_key = _group_key(group_id), _activity_key(study_activity_id)
-        with _busy_database():
+        keys = [group_key, activity_key]
+        if idempotency_key is not None:
+            keys.append(_idempotency_key(idempotency_key))
+        with _database_errors():
             response = self.client.batch_get_item(RequestItems={self.table_name: {
-                "Keys": [_to_attributes(group_key), _to_attributes(activity_key)],
+                "Keys": [_to_attributes(key) for key in keys],
                 "ConsistentRead": True,
             }})
         if response.get("UnprocessedKeys"):
@@ -150,8 +201,57 @@ class StudyRepository:
         found = {}
         for attributes in response["Responses"].get(self.table_name, []):
             item = _from_attributes(attributes)
-            found[item["PK"]] = item
-        return found.get(group_key["PK"]), found.get(activity_key["PK"])
+            found[item["PK"]] = item  # the three keys have distinct partition keys
+        record = found.get(keys[2]["PK"]) if idempotency_key is not None else None
+        # DynamoDB's TTL deletes expired items within a day or two, not at once: until then they are ignored.
+        if record is not None and record[TTL_ATTRIBUTE] <= _epoch_seconds(now):
+            record = None
+        return found.get(group_key["PK"]), found.get(activity_key["PK"]), record
+
+    def _put_session(self, *, item: dict[str, Any]) -> None:
+        """Write a new session; overwrite nothing."""
+        attributes = _to_attributes(item)
+        with _database_errors():
+            try:
+                self.client.put_item(TableName=self.table_name, Item=attributes,
+                                     ConditionExpression="attribute_not_exists(PK)",
+                                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            except self.client.exceptions.ConditionalCheckFailedException as exc:
+                # boto3 resends a put whose answer was lost (a read timeout); the resend then finds our own item.
+                if exc.response.get("Item") == attributes:
+                    return
+                raise SessionIdCollisionError(item["id"]) from exc
+
+    def _put_session_and_key(self, *, item: dict[str, Any], record: dict[str, Any],
+                             now: datetime) -> dict[str, Any]:
+        """Write the session and the idempotency key's record together, or neither; return the key's session."""
+        with _database_errors():
+            try:
+                self.client.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": self.table_name, "Item": _to_attributes(item),
+                             "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {"Put": {"TableName": self.table_name, "Item": _to_attributes(record),
+                             # An expired record that TTL has not deleted yet may be taken over.
+                             "ConditionExpression": "attribute_not_exists(PK) OR #expires <= :now",
+                             "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
+                             "ExpressionAttributeValues": {":now": {"N": str(_epoch_seconds(now))}},
+                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                ])
+            except self.client.exceptions.TransactionCanceledException as exc:
+                session_reason, record_reason = exc.response.get("CancellationReasons", [{}, {}])
+                codes = {session_reason.get("Code"), record_reason.get("Code")}
+                if record_reason.get("Code") == "ConditionalCheckFailed" and "Item" in record_reason:
+                    # The key was taken first: by a concurrent repeat, or by our own put that boto3 resent.
+                    return _replay(_from_attributes(record_reason["Item"]), request_hash=record["request_hash"])
+                if "TransactionConflict" in codes:
+                    raise IdempotencyKeyInFlightError() from exc
+                if session_reason.get("Code") == "ConditionalCheckFailed":
+                    raise SessionIdCollisionError(item["id"]) from exc
+                busy = codes & _BUSY_ERROR_CODES
+                if busy:
+                    raise DatabaseBusyError(busy.pop()) from exc
+                raise
+        return record["session"]
 
     def put_group(self, *, group_id: int, name: str, words: list[dict[str, Any]]) -> None:
         """Store a group and its words (overwriting), keeping words_count equal to the words stored."""

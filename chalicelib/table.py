@@ -8,8 +8,10 @@ from typing import Any
 #   study session   PK=SESSION#<id>   SK=META
 #                   GSI1PK=GROUP#<group id>  GSI1SK=SESSION#<created_at>  (a group's sessions)
 #                   GSI2PK=SESSION           GSI2SK=<created_at>          (all sessions)
+#   idempotency key PK=IDEMPOTENCY#<sha256 of the key>  SK=CREATE_SESSION  (expires_at: TTL, epoch seconds)
 GROUP_SESSIONS_INDEX = "GSI1"
 ALL_SESSIONS_INDEX = "GSI2"
+TTL_ATTRIBUTE = "expires_at"
 
 _KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
 
@@ -35,10 +37,12 @@ TABLE_DEFINITION: dict[str, Any] = {
 
 
 def create_table_if_missing(client: Any, *, table_name: str) -> bool:
-    """Create the table (and its indexes) unless it exists; return whether it was created."""
+    """Create the table (its indexes, and TTL on TTL_ATTRIBUTE) unless it exists; return whether it was created."""
     try:
         client.create_table(TableName=table_name, **TABLE_DEFINITION)
     except client.exceptions.ResourceInUseException:
         return False
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    client.update_time_to_live(TableName=table_name,
+                               TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
     return True

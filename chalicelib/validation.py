@@ -1,10 +1,12 @@
 """Parsing and validating request bodies; raises named errors that app.py maps to HTTP statuses."""
+import hashlib
 import json
 from typing import Any
 
 from chalicelib.repository import MAX_ID
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 class InvalidRequestError(Exception):
@@ -76,3 +78,19 @@ def require_id(payload: dict[str, Any], field: str) -> int:
     if type(value) is not int or not 1 <= value <= MAX_ID:
         raise InvalidRequestError(f"{field} must be an integer from 1 to {MAX_ID}")
     return value
+
+
+def optional_idempotency_key(value: str | None) -> str | None:
+    """Return the Idempotency-Key header's value if sent: 1 to 255 printable ASCII characters (space included)."""
+    if value is None:
+        return None
+    if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH or not all(" " <= char <= "~" for char in value):
+        raise InvalidRequestError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters")
+    return value
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    """A digest of the JSON object that ignores key order and whitespace, so a resent request has the same one."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -133,6 +133,14 @@ def dynamodb_calls(botocore_events: Any) -> list[str]:
     return calls
 
 
+@pytest.fixture
+def dynamodb_sends(botocore_events: Any) -> list[str]:
+    """The operation of every HTTP request the app's client sends to DynamoDB, retries included, in order."""
+    sends: list[str] = []
+    botocore_events.register("before-send.dynamodb", lambda event_name, **_: sends.append(event_name.split(".")[-1]))
+    return sends
+
+
 def fake_response(parsed: dict[str, Any], status_code: int = 200) -> tuple[AWSResponse, dict[str, Any]]:
     """What a before-call handler returns to answer a call in DynamoDB's place."""
     return AWSResponse(url="https://dynamodb.invalid", status_code=status_code, headers={}, raw=None), parsed
@@ -141,3 +149,42 @@ def fake_response(parsed: dict[str, Any], status_code: int = 200) -> tuple[AWSRe
 def fake_error(code: str, status_code: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
     """DynamoDB's answer with an error code, as botocore sees it once its own retries are spent."""
     return fake_response({"Error": {"Code": code, "Message": f"injected {code}"}}, status_code)
+
+
+class _RawBody:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+def http_error(code: str, status_code: int = 400, **members: Any) -> AWSResponse:
+    """DynamoDB's HTTP answer with an error code, for a before-send handler: botocore parses it and retries as usual."""
+    body = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": f"injected {code}", **members}
+    return AWSResponse(url="https://dynamodb.invalid", status_code=status_code,
+                       headers={"Content-Type": "application/x-amz-json-1.0"}, raw=_RawBody(json.dumps(body).encode()))
+
+
+def intercept_sends(botocore_events: Any, operation: str, answer: Callable[[], AWSResponse],
+                    times: int | None = None) -> list[str]:
+    """Answer the app's next `times` HTTP requests for a DynamoDB operation (all if None) with answer(), which may
+    also raise (a timeout, say). botocore handles the answer as it would DynamoDB's, retries included.
+    Returns the list of intercepted requests, which grows as they happen."""
+    intercepted: list[str] = []
+
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        if times is not None and len(intercepted) >= times:
+            return None
+        intercepted.append(operation)
+        # moto's own before-send handler runs even when an earlier one answered; it ignores unknown URLs.
+        request.url = "https://fault-injected.invalid/"
+        return answer()
+    botocore_events.register_first(f"before-send.dynamodb.{operation}", handler)
+    return intercepted
+
+
+def transaction_cancelled(*reason_codes: str) -> AWSResponse:
+    """TransactWriteItems' answer when DynamoDB cancels the transaction, with one reason per item."""
+    return http_error("TransactionCanceledException",
+                      CancellationReasons=[{"Code": code, "Message": f"injected {code}"} for code in reason_codes])
