@@ -34,9 +34,10 @@ from chalicelib.validation import (
 app = Chalice(app_name="study-portal", configure_logs=False)
 log_json_to_stdout(app.log)
 
-# Worst case of one DynamoDB call: 3 attempts x (1 s connect + 2 s read) + at most 3 s of backoff = 12 s;
-# a POST makes two calls, so 24 s, under the 28 s Lambda timeout and API Gateway's 29 s.
-_BOTO_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
+# Worst case of one DynamoDB call: 3 attempts x (1 s connect + 1 s read) + at most 1 + 2 s of throttling backoff
+# = 9 s; a POST makes two calls, so 18 s, under the 28 s Lambda timeout and API Gateway's 29 s.
+# (total_max_attempts counts the first attempt; botocore's max_attempts would count only the retries.)
+_BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 3})
 _JSON = {"Content-Type": "application/json"}
 _RETRY_SOON = {"Retry-After": "1"}
 _repository: StudyRepository | None = None

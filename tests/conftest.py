@@ -1,5 +1,7 @@
 """Fixtures: every data test runs twice, on moto (in process) and on a ministack server on loopback."""
+import io
 import json
+import logging
 from typing import Any, Callable
 
 import boto3
@@ -10,6 +12,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 import app as app_module
+from chalicelib.logs import JsonFormatter
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import load_seed
 from chalicelib.table import create_table_if_missing
@@ -103,6 +106,24 @@ def post_session(api: Any) -> Callable[..., Any]:
         return api.post("/study_sessions", body=raw,
                         headers={"Content-Type": "application/json"} if headers is None else headers)
     return post
+
+
+@pytest.fixture
+def app_log() -> Any:
+    """What the app logs during the test, as Lambda would ship it: a function returning the JSON lines parsed."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    app_module.app.log.addHandler(handler)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        app_module.app.log.removeHandler(handler)
+
+
+def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The access-log lines among the app's log lines."""
+    return [line for line in lines if line["message"] == "request"]
 
 
 def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:

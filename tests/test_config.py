@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+import app as app_module
 from conftest import STAGE
 from scripts.local_stack import ROOT, stage_environment
 
@@ -14,7 +15,10 @@ DEPLOYED_STAGES = ["dev", "prod"]
 ACTIONS_FOR_OPERATION = {
     "BatchGetItem": {"dynamodb:BatchGetItem"},
     "PutItem": {"dynamodb:PutItem"},
+    "TransactWriteItems": {"dynamodb:PutItem"},  # IAM checks each item of the transaction: ours are two Puts
 }
+DYNAMODB_CALLS_PER_REQUEST = 2  # BatchGetItem, then PutItem or TransactWriteItems
+API_GATEWAY_TIMEOUT = 29
 
 
 def policy_statements(stage: str) -> list[dict]:
@@ -60,10 +64,23 @@ def test_policy_lets_the_function_write_only_its_own_log_group(stage):
     assert sorted(logs["Resource"]) == [group, f"{group}:*"]
 
 
-def test_a_create_calls_only_operations_the_policy_covers(post_session, dynamodb_calls):
-    post_session({"group_id": 1, "study_activity_id": 1})
+@pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": "k"}], ids=["no key", "with key"])
+def test_a_create_calls_only_operations_the_policy_covers(post_session, dynamodb_calls, headers):
+    post_session({"group_id": 1, "study_activity_id": 1}, headers={"Content-Type": "application/json", **headers})
     granted = set(policy_statements(STAGE)[0]["Action"])
     assert dynamodb_calls and all(ACTIONS_FOR_OPERATION[operation] <= granted for operation in dynamodb_calls)
+
+
+def test_the_worst_case_of_dynamodb_timeouts_and_retries_ends_well_before_the_lambda_timeout():
+    config = app_module._BOTO_CONFIG
+    attempts = config.retries["total_max_attempts"]
+    assert config.retries["mode"] == "standard"
+    # botocore's standard mode waits at most min(2^(i-1), 20) s before retry i (throttling; other errors wait less).
+    backoff = sum(min(2 ** (retry - 1), 20) for retry in range(1, attempts))
+    per_call = attempts * (config.connect_timeout + config.read_timeout) + backoff
+    worst_case = DYNAMODB_CALLS_PER_REQUEST * per_call
+    assert worst_case == 18
+    assert worst_case <= CONFIG["lambda_timeout"] - 10 and CONFIG["lambda_timeout"] < API_GATEWAY_TIMEOUT
 
 
 def test_importing_the_app_creates_no_aws_client_and_needs_no_configuration():

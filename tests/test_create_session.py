@@ -6,7 +6,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from conftest import PORTAL_ORIGIN, ROOT, fake_error, fake_response
+from conftest import PORTAL_ORIGIN, ROOT
 
 MAX_ID = 2**53 - 1
 VALID = {"group_id": 1, "study_activity_id": 1}
@@ -216,68 +216,6 @@ def test_create_session_with_bad_input_calls_no_dynamodb(post_session, dynamodb_
     assert post_session({"group_id": True, "study_activity_id": 1}).status_code == 400
     assert post_session(b"{", {"Content-Type": "application/json"}).status_code == 400
     assert dynamodb_calls == []
-
-
-def assert_busy_answer(response) -> None:
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "1"
-    assert "retry" in error_of(response)
-    assert response.headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
-
-
-JSON_FROM_PORTAL = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
-
-
-def test_create_session_when_dynamodb_leaves_keys_unprocessed_returns_503(
-        post_session, stored_sessions, botocore_events, table):
-    unprocessed = {table: {"Keys": [{"PK": {"S": "GROUP#1"}, "SK": {"S": "META"}}]}}
-    botocore_events.register("before-call.dynamodb.BatchGetItem",
-                             lambda **_: fake_response({"Responses": {}, "UnprocessedKeys": unprocessed}))
-    assert_busy_answer(post_session(VALID, headers=JSON_FROM_PORTAL))
-    assert stored_sessions() == []
-
-
-@pytest.mark.parametrize("operation", ["BatchGetItem", "PutItem"])
-@pytest.mark.parametrize("code, status", [
-    ("ProvisionedThroughputExceededException", 400), ("ThrottlingException", 400),
-    ("RequestLimitExceeded", 400), ("InternalServerError", 500), ("ServiceUnavailable", 503),
-])
-def test_create_session_when_dynamodb_stays_throttled_returns_503(
-        post_session, stored_sessions, botocore_events, operation, code, status):
-    botocore_events.register(f"before-call.dynamodb.{operation}", lambda **_: fake_error(code, status))
-    assert_busy_answer(post_session(VALID, headers=JSON_FROM_PORTAL))
-    assert stored_sessions() == []
-
-
-def test_create_session_whose_drawn_id_is_taken_returns_503_and_overwrites_nothing(
-        post_session, stored_sessions, botocore_events):
-    # DynamoDB's answer when the conditional put finds the id taken; the repository test does it for real.
-    botocore_events.register("before-call.dynamodb.PutItem", lambda **_: fake_error("ConditionalCheckFailedException"))
-    assert_busy_answer(post_session(VALID, headers=JSON_FROM_PORTAL))
-    assert stored_sessions() == []
-
-
-def test_create_session_internal_error_returns_generic_500_and_logs_the_request_id(
-        post_session, stored_sessions, botocore_events, caplog):
-    def explode(**_):
-        raise RuntimeError("secret-internal-detail")
-    botocore_events.register("before-call.dynamodb.PutItem", explode)
-    app_module.app.log.addHandler(caplog.handler)
-    try:
-        response = post_session(VALID, headers=JSON_FROM_PORTAL)
-    finally:
-        app_module.app.log.removeHandler(caplog.handler)
-    assert response.status_code == 500
-    body = json.loads(response.body)
-    assert body["error"] == "Internal server error" and body["request_id"]
-    assert "secret-internal-detail" not in response.body.decode() and "Traceback" not in response.body.decode()
-    [traceback_record] = [record for record in caplog.records if record.exc_info]
-    assert "secret-internal-detail" in str(traceback_record.exc_info[1])
-    assert traceback_record.request_id == body["request_id"]
-    assert all(record.request_id == body["request_id"] for record in caplog.records)
-    assert response.headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
-    assert stored_sessions() == []
-    assert app_module.app.debug is False
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
