@@ -1,0 +1,72 @@
+"""The access log: one JSON line per request, with what an operator needs and nothing a client sent."""
+import json
+
+import pytest
+
+from conftest import access_lines, intercept_sends, http_error
+
+VALID = {"group_id": 1, "study_activity_id": 1}
+ACCESS_FIELDS = {"time", "level", "logger", "request_id", "message", "method", "path", "status", "latency_ms",
+                 "dynamodb_requests"}
+
+
+@pytest.mark.parametrize("body, headers, status, dynamodb_requests", [
+    (VALID, {}, 201, 2),
+    (VALID, {"Idempotency-Key": "log-test"}, 201, 2),
+    ({"group_id": 999, "study_activity_id": 1}, {}, 404, 1),
+    ({"group_id": True, "study_activity_id": 1}, {}, 400, 0),
+    (VALID, {"Content-Type": "text/plain"}, 415, 0),
+])
+def test_each_request_logs_one_json_access_line(post_session, app_log, body, headers, status, dynamodb_requests):
+    response = post_session(body, headers={"Content-Type": "application/json", **headers})
+    assert response.status_code == status
+    [access] = access_lines(app_log())
+    assert set(access) == ACCESS_FIELDS
+    assert (access["level"], access["method"], access["path"]) == ("INFO", "POST", "/study_sessions")
+    assert access["status"] == status and access["dynamodb_requests"] == dynamodb_requests
+    assert isinstance(access["latency_ms"], float) and access["latency_ms"] >= 0
+    assert access["request_id"]
+
+
+def test_the_access_line_counts_every_dynamodb_request_retries_included(post_session, app_log, botocore_events):
+    intercept_sends(botocore_events, "PutItem", lambda: http_error("ThrottlingException"), times=2)
+    assert post_session(VALID).status_code == 201
+    [access] = access_lines(app_log())
+    assert access["dynamodb_requests"] == 1 + 3  # BatchGetItem, then PutItem throttled twice and accepted
+
+
+def test_a_replayed_request_logs_its_single_read(post_session, app_log):
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "log-replay"}
+    post_session(VALID, headers=headers)
+    post_session(VALID, headers=headers)
+    assert [line["dynamodb_requests"] for line in access_lines(app_log())] == [2, 1]
+
+
+def test_requests_get_distinct_request_ids(post_session, app_log):
+    post_session(VALID)
+    post_session(VALID)
+    first, second = access_lines(app_log())
+    assert first["request_id"] != second["request_id"]
+
+
+def test_logs_hold_no_request_body_header_or_key(post_session, app_log, botocore_events):
+    secrets = ["body-secret-41", "key-secret-42", "token-secret-43", "cookie-secret-44"]
+    headers = {"Content-Type": "application/json", "Idempotency-Key": secrets[1],
+               "Authorization": f"Bearer {secrets[2]}", "Cookie": f"session={secrets[3]}"}
+    failing = []
+
+    def explode_when_failing(**_):
+        if failing:
+            raise RuntimeError("boom")
+    # Registered before the app's client exists: a client copies the session's handlers when it is made.
+    botocore_events.register("before-call.dynamodb.BatchGetItem", explode_when_failing)
+    post_session({**VALID, "note": secrets[0]}, headers=headers)
+    post_session({**VALID, "note": secrets[0]}, headers=headers)  # a replay
+    post_session({"group_id": secrets[0], "study_activity_id": 1}, headers=headers)  # a 400
+    failing.append(True)
+    post_session({**VALID, "note": secrets[0]}, headers={**headers, "Idempotency-Key": "another"})  # a 500
+    logged = "\n".join(json.dumps(line) for line in app_log())
+    assert [line["status"] for line in access_lines(app_log())] == [201, 201, 400, 500]
+    assert "RuntimeError: boom" in logged
+    for secret in secrets:
+        assert secret not in logged
