@@ -5,7 +5,7 @@ MINISTACK_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install dev seed test test-unit clean
+.PHONY: install dev seed test loadtest clean
 
 install: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 
@@ -26,6 +26,11 @@ dev: install
 ## create the local table if missing and load the seed data (idempotent)
 seed: install
 	$(PY) -m scripts.seed
+
+## 400 creates (half resent with their Idempotency-Key) and 10 same-key bursts from 20 clients against `make dev`
+## (started with throwaway state unless one is running on $(PORT)), then an audit of the table
+loadtest: install
+	$(PY) -m scripts.loadtest --port $(PORT) $(ARGS)
 
 ## unit tests on moto, the same tests again on a ministack server, and the `make dev` smoke test
 test: install

@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlparse
 
 from scripts.local_stack import (
@@ -53,9 +54,44 @@ def _stop_chalice(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def start_dev_server(*, project_dir: Path, port: int, log_path: Path, state_dir: Path | None = None,
+                     timeout: float = 90.0) -> subprocess.Popen:
+    """Run this script in the background for project_dir, its output to log_path; return once it is ready."""
+    command = [sys.executable, "-m", "scripts.dev", "--port", str(port)]
+    if state_dir is not None:
+        command += ["--state-dir", str(state_dir)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    # A file, not a pipe: a pipe nobody reads fills up with access-log lines and then blocks the server.
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=project_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(line.startswith("ready in") for line in log_path.read_text(errors="replace").splitlines()):
+            return process
+        time.sleep(0.1)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    raise RuntimeError("make dev did not become ready:\n" + log_path.read_text(errors="replace"))
+
+
+def stop_dev_server(process: subprocess.Popen) -> None:
+    """Ctrl-C, as a developer would press it, and wait for everything to stop."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--state-dir", type=Path, default=LOCAL_STATE_DIR,
+                        help="where ministack saves the tables between runs")
     args = parser.parse_args()
     started = time.monotonic()
     env = stage_environment("local")
@@ -69,14 +105,14 @@ def main() -> int:
     # explicitly because a shell starting us in the background hands it down ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    ministack = start_ministack(port=ministack_port, log_path=LOCAL_LOG, state_dir=LOCAL_STATE_DIR)
+    ministack = start_ministack(port=ministack_port, log_path=LOCAL_LOG, state_dir=args.state_dir)
     chalice = None
     try:
         wait_until_ready(port=ministack_port, process=ministack)
-        print(f"ministack on http://127.0.0.1:{ministack_port} (state in {LOCAL_STATE_DIR}, log in {LOCAL_LOG})")
+        print(f"ministack on http://127.0.0.1:{ministack_port} (state in {args.state_dir}, log in {LOCAL_LOG})")
         print(seed_table(endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], table_name=env["TABLE_NAME"]))
         chalice = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "chalice"), "local", "--stage", "local",
+            [sys.executable, "-m", "scripts.chalice_local", "local", "--stage", "local",
              "--host", "127.0.0.1", "--port", str(args.port),
              # Chalice's reloader either polls every file under the project (.venv included) each second
              # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.

@@ -2,6 +2,8 @@
 import io
 import json
 import logging
+import shutil
+from pathlib import Path
 from typing import Any, Callable
 
 import boto3
@@ -124,6 +126,22 @@ def app_log() -> Any:
 def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The access-log lines among the app's log lines."""
     return [line for line in lines if line["message"] == "request"]
+
+
+@pytest.fixture
+def dev_project(tmp_path: Path) -> tuple[Path, int]:
+    """A copy of the project whose local stage uses a free ministack port, so a running `make dev` is untouched."""
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
+        ".venv", ".venv-ministack", ".ministack", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "tests"))
+    (copy / ".venv-ministack").symlink_to(ROOT / ".venv-ministack")
+    ministack_port = free_port()
+    config_path = copy / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["stages"]["local"]["environment_variables"]["AWS_ENDPOINT_URL_DYNAMODB"] = \
+        f"http://127.0.0.1:{ministack_port}"
+    config_path.write_text(json.dumps(config))
+    return copy, ministack_port
 
 
 def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:

@@ -1,0 +1,225 @@
+"""`make loadtest`: concurrent creates, resends and same-key bursts against `make dev` over loopback HTTP,
+then an audit of the table: exactly the sessions answered 201, unique ids, no duplicate, loss, orphan or partial item.
+
+Targets http://127.0.0.1:PORT if something answers there; otherwise starts `make dev` itself (with throwaway
+ministack state) and stops it afterwards. Bounded: a fixed number of requests, a 10 s timeout on each, and a
+deadline for the whole run."""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from chalicelib.seed import GROUPS
+from scripts.dev import start_dev_server, stop_dev_server
+from scripts.local_stack import ROOT, dynamodb_client, port_in_use, stage_environment
+
+SESSION_FIELDS = {"id", "group_id", "group_name", "study_activity_id", "activity_name", "created_at", "end_time",
+                  "review_items_count"}
+GROUP_NAMES = {group["group_id"]: group["name"] for group in GROUPS}
+_deserializer = TypeDeserializer()
+
+
+@dataclass
+class Sent:
+    """One request and its answer."""
+    kind: str  # create, resend, burst, reused-key, bad
+    intent: str  # requests with the same intent must end in the same session
+    body: dict[str, Any]
+    key: str | None
+    status: int = 0
+    answer: dict[str, Any] = field(default_factory=dict)
+    latency_ms: float = 0.0
+
+
+EXPECTED = {"create": {201}, "resend": {201}, "burst": {201, 409}, "reused-key": {422}, "bad": {400, 404}}
+
+
+def _post(base_url: str, sent: Sent) -> Sent:
+    headers = {"Content-Type": "application/json"}
+    if sent.key is not None:
+        headers["Idempotency-Key"] = sent.key
+    request = urllib.request.Request(f"{base_url}/study_sessions", data=json.dumps(sent.body).encode(),
+                                     headers=headers, method="POST")
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            sent.status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        sent.status, raw = error.code, error.read()
+    except OSError as error:  # timeouts and refused connections: recorded as status 0, never retried here
+        sent.status, raw = 0, json.dumps({"error": type(error).__name__}).encode()
+    sent.latency_ms = (time.perf_counter() - started) * 1000
+    sent.answer = json.loads(raw) if raw else {}
+    return sent
+
+
+def _plan(creates: int, run: str) -> list[list[Sent]]:
+    """Jobs of requests sent one after another by one client: creates, some resent with their key, a few bad."""
+    jobs = []
+    for n in range(creates):
+        body = {"group_id": 1 + n % 2, "study_activity_id": 1}
+        if n % 2:  # half the creates carry a key and are resent once or twice, as a client on a flaky network would
+            key = f"{run}-{n}"
+            job = [Sent("create", key, body, key)] + [Sent("resend", key, body, key) for _ in range(1 + n % 4 // 2)]
+            if n % 10 == 1:
+                job.append(Sent("reused-key", key, {**body, "group_id": 3 - body["group_id"]}, key))
+        else:
+            job = [Sent("create", f"{run}-{n}", body, None)]
+        if n % 10 == 0:
+            job.append(Sent("bad", f"{run}-bad-{n}", {"group_id": [True, 999][n % 20 // 10], "study_activity_id": 1},
+                            None))
+        jobs.append(job)
+    return jobs
+
+
+def _scan(client: Any, table: str) -> dict[str, dict[str, Any]]:
+    items = {}
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for raw in page["Items"]:
+            item = {name: _deserializer.deserialize(value) for name, value in raw.items()}
+            items[item["PK"]] = item
+    return items
+
+
+def audit(sent: list[Sent], before: dict[str, dict], after: dict[str, dict]) -> dict[str, Any]:
+    """Compare what the clients were told with what the table holds; every count but the first ones must be 0."""
+    new = {pk: item for pk, item in after.items() if pk not in before}
+    changed = [pk for pk, item in before.items() if after.get(pk) != item]
+    sessions = {int(item["id"]): item for item in new.values() if item["PK"].startswith("SESSION#")}
+    records = [item for item in new.values() if item["PK"].startswith("IDEMPOTENCY#")]
+    ids_by_intent: dict[str, set[int]] = {}
+    for request in sent:
+        if request.status == 201:
+            ids_by_intent.setdefault(request.intent, set()).add(request.answer["id"])
+    answered = [next(iter(ids)) for ids in ids_by_intent.values() if len(ids) == 1]
+    keyed_intents = {request.intent for request in sent if request.key is not None and request.status == 201}
+    return {
+        "requests": len(sent),
+        "sessions_created": len(sessions),
+        "intents_answered_201": len(ids_by_intent),
+        "unexpected_statuses": sum(request.status not in EXPECTED[request.kind] for request in sent),
+        "answers_for_another_request": sum(request.status == 201 and request.answer["group_id"] !=
+                                           request.body["group_id"] for request in sent),
+        "intents_with_more_than_one_id": sum(len(ids) > 1 for ids in ids_by_intent.values()),
+        "ids_shared_by_intents": len(answered) - len(set(answered)),
+        "lost_sessions": len(set(answered) - set(sessions)),  # answered 201, not stored
+        "orphan_sessions": len(set(sessions) - set(answered)),  # stored, never answered 201
+        "partial_sessions": sum(set(item) < SESSION_FIELDS or item.get("group_name") != GROUP_NAMES.get(item.get("group_id"))
+                                for item in sessions.values()),
+        "key_records": len(records),
+        "key_records_missing": len(keyed_intents) - len(records),
+        "key_records_without_their_session": sum(int(record["session"]["id"]) not in sessions for record in records),
+        "items_changed_or_deleted": len(changed),
+    }
+
+
+def run_load(*, base_url: str, endpoint_url: str, table: str, creates: int, clients: int, bursts: int,
+             deadline_s: float = 300.0) -> dict[str, Any]:
+    """Send the planned requests from `clients` threads, then audit the table; returns the figures."""
+    client = dynamodb_client(endpoint_url)
+    before = _scan(client, table)
+    run = uuid.uuid4().hex[:12]
+    deadline = time.monotonic() + deadline_s
+    sent: list[Sent] = []
+    lock = threading.Lock()
+
+    def do_job(job: list[Sent]) -> None:
+        for request in job:
+            if time.monotonic() > deadline:
+                return
+            _post(base_url, request)
+            with lock:
+                sent.append(request)
+
+    jobs = _plan(creates, run)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(do_job, jobs))
+        # Same-key bursts: every client sends the same request at the same moment.
+        for burst in range(bursts):
+            barrier = threading.Barrier(clients)
+            key = f"{run}-burst-{burst}"
+
+            def fire(_: int) -> None:
+                barrier.wait(timeout=30)
+                do_job([Sent("burst", key, {"group_id": 1, "study_activity_id": 1}, key)])
+            list(pool.map(fire, range(clients)))
+    elapsed = time.perf_counter() - started
+    figures = audit(sent, before, _scan(client, table))
+    latencies = sorted(request.latency_ms for request in sent)
+    statuses: dict[int, int] = {}
+    for request in sent:
+        statuses[request.status] = statuses.get(request.status, 0) + 1
+    return {
+        **figures,
+        "planned_requests": sum(len(job) for job in jobs) + bursts * clients,
+        "clients": clients,
+        "statuses": dict(sorted(statuses.items())),
+        "seconds": round(elapsed, 2),
+        "requests_per_second": round(len(sent) / elapsed, 1),
+        "latency_ms": {"p50": round(statistics.median(latencies), 1),
+                       "p95": round(latencies[int(len(latencies) * 0.95) - 1], 1),
+                       "p99": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+                       "max": round(latencies[-1], 1)},
+    }
+
+
+MUST_BE_ZERO = ("unexpected_statuses", "answers_for_another_request", "intents_with_more_than_one_id",
+                "ids_shared_by_intents", "lost_sessions", "orphan_sessions", "partial_sessions",
+                "key_records_missing", "key_records_without_their_session", "items_changed_or_deleted")
+
+
+def failures(figures: dict[str, Any]) -> list[str]:
+    """What the audit found wrong; empty when the run was clean."""
+    found = [f"{name} = {figures[name]}" for name in MUST_BE_ZERO if figures[name]]
+    if figures["requests"] != figures["planned_requests"]:
+        found.append(f"only {figures['requests']} of {figures['planned_requests']} requests sent before the deadline")
+    if figures["sessions_created"] != figures["intents_answered_201"]:
+        found.append("sessions stored differ from the requests answered 201")
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--creates", type=int, default=400, help="sessions to create (half of them resent)")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
+    parser.add_argument("--bursts", type=int, default=10, help="keys each sent by every client at once")
+    parser.add_argument("--deadline", type=float, default=300.0, help="seconds before sending stops")
+    args = parser.parse_args()
+    env = stage_environment("local")
+    base_url = f"http://127.0.0.1:{args.port}"
+    dev = None
+    if not port_in_use(args.port):
+        print(f"nothing on {base_url}: starting make dev with throwaway state", flush=True)
+        scratch = Path(tempfile.mkdtemp(prefix="loadtest-"))
+        dev = start_dev_server(project_dir=ROOT, port=args.port, log_path=scratch / "dev.log", state_dir=scratch)
+    try:
+        assert urlparse(env["AWS_ENDPOINT_URL_DYNAMODB"]).hostname == "127.0.0.1"
+        figures = run_load(base_url=base_url, endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], table=env["TABLE_NAME"],
+                           creates=args.creates, clients=args.clients, bursts=args.bursts, deadline_s=args.deadline)
+    finally:
+        if dev is not None:
+            stop_dev_server(dev)
+    print(json.dumps(figures, indent=2))
+    problems = failures(figures)
+    print("\n".join(["FAILED:", *problems]) if problems else "OK: every check of the table passed")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
