@@ -37,4 +37,4 @@ test: install
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) .ministack .pytest_cache
+	rm -rf $(VENV) $(MINISTACK_VENV) .ministack .pytest_cache .hypothesis

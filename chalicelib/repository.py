@@ -14,6 +14,7 @@ from chalicelib.table import TTL_ATTRIBUTE
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 
+_Item = dict[str, Any]
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -185,7 +186,7 @@ class StudyRepository:
         return self._put_session_and_key(item=item, record=record, now=now)
 
     def _read_before_create(self, *, group_id: int, study_activity_id: int, idempotency_key: str | None,
-                            now: datetime) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+                            now: datetime) -> tuple[_Item | None, _Item | None, _Item | None]:
         """The group, the activity and the live record of the idempotency key (None for each one missing)."""
         group_key, activity_key = _group_key(group_id), _activity_key(study_activity_id)
         keys = [group_key, activity_key]

@@ -5,6 +5,7 @@ Targets http://127.0.0.1:PORT if something answers there; otherwise starts `make
 ministack state) and stops it afterwards. Bounded: a fixed number of requests, a 10 s timeout on each, and a
 deadline for the whole run."""
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -118,7 +119,8 @@ def audit(sent: list[Sent], before: dict[str, dict], after: dict[str, dict]) -> 
         "ids_shared_by_intents": len(answered) - len(set(answered)),
         "lost_sessions": len(set(answered) - set(sessions)),  # answered 201, not stored
         "orphan_sessions": len(set(sessions) - set(answered)),  # stored, never answered 201
-        "partial_sessions": sum(set(item) < SESSION_FIELDS or item.get("group_name") != GROUP_NAMES.get(item.get("group_id"))
+        "partial_sessions": sum(not SESSION_FIELDS <= set(item)
+                                or item["group_name"] != GROUP_NAMES.get(item["group_id"])
                                 for item in sessions.values()),
         "key_records": len(records),
         "key_records_missing": len(keyed_intents) - len(records),
@@ -145,18 +147,17 @@ def run_load(*, base_url: str, endpoint_url: str, table: str, creates: int, clie
             with lock:
                 sent.append(request)
 
+    def fire_together(barrier: threading.Barrier, key: str, _: int) -> None:
+        barrier.wait(timeout=30)
+        do_job([Sent("burst", key, {"group_id": 1, "study_activity_id": 1}, key)])
+
     jobs = _plan(creates, run)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(do_job, jobs))
         # Same-key bursts: every client sends the same request at the same moment.
         for burst in range(bursts):
-            barrier = threading.Barrier(clients)
-            key = f"{run}-burst-{burst}"
-
-            def fire(_: int) -> None:
-                barrier.wait(timeout=30)
-                do_job([Sent("burst", key, {"group_id": 1, "study_activity_id": 1}, key)])
+            fire = functools.partial(fire_together, threading.Barrier(clients), f"{run}-burst-{burst}")
             list(pool.map(fire, range(clients)))
     elapsed = time.perf_counter() - started
     figures = audit(sent, before, _scan(client, table))

@@ -4,7 +4,7 @@ import urllib.error
 import urllib.request
 
 from scripts.dev import start_dev_server, stop_dev_server
-from scripts.local_stack import ROOT, dynamodb_client, free_port, port_in_use
+from scripts.local_stack import dynamodb_client, free_port, port_in_use
 
 
 def post(port: int, body: bytes, content_type: str = "application/json") -> tuple[int, dict, dict]:
