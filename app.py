@@ -147,10 +147,10 @@ def create_study_session() -> Response:
     """Start a study session for a group and a study activity; an Idempotency-Key makes resending it safe."""
     request = _request.get()
     try:
+        idempotency_key = optional_idempotency_key(request.headers.get("idempotency-key"))
         payload = parse_json_object(body=request.raw_body, content_type=request.headers.get("content-type"))
         group_id = require_id(payload, "group_id")
         study_activity_id = require_id(payload, "study_activity_id")
-        idempotency_key = optional_idempotency_key(request.headers.get("idempotency-key"))
     except UnsupportedMediaTypeError as exc:
         return error_response(415, str(exc))
     except PayloadTooLargeError as exc:

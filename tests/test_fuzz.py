@@ -57,7 +57,9 @@ content_types = mostly(
                      "multipart/form-data; boundary=x", "application/jsonx", ""])
     | st.text(max_size=40)
     | st.none())  # no Content-Type header at all
-idempotency_keys = mostly(st.none() | st.sampled_from(["retry-1", "retry-2"]), st.text(max_size=300))
+printable_ascii = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+idempotency_keys = mostly(st.none() | st.sampled_from(["retry-1", "retry-2"]),
+                          st.text(printable_ascii, min_size=1, max_size=40) | st.text(max_size=300))
 header_names = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,20}", fullmatch=True)
 extra_headers = st.dictionaries(header_names, st.text(max_size=40), max_size=4)
 
