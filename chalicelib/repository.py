@@ -7,14 +7,14 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from chalicelib.table import TTL_ATTRIBUTE
 
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 
-_Item = dict[str, Any]
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -63,7 +63,7 @@ def _database_errors() -> Iterator[None]:
         if _error_code(exc) in _BUSY_ERROR_CODES:
             raise DatabaseBusyError(_error_code(exc)) from exc
         raise
-    except (ConnectionError, HTTPClientError) as exc:  # connect and read timeouts, refused and dropped connections
+    except (BotocoreConnectionError, HTTPClientError) as exc:  # timeouts, refused and dropped connections
         raise DatabaseUnavailableError(type(exc).__name__) from exc
 
 
@@ -186,7 +186,7 @@ class StudyRepository:
         return self._put_session_and_key(item=item, record=record, now=now)
 
     def _read_before_create(self, *, group_id: int, study_activity_id: int, idempotency_key: str | None,
-                            now: datetime) -> tuple[_Item | None, _Item | None, _Item | None]:
+                            now: datetime) -> tuple[dict[str, Any] | None, ...]:
         """The group, the activity and the live record of the idempotency key (None for each one missing)."""
         group_key, activity_key = _group_key(group_id), _activity_key(study_activity_id)
         keys = [group_key, activity_key]
@@ -211,6 +211,8 @@ class StudyRepository:
 
     def _put_session(self, *, item: dict[str, Any]) -> None:
         """Write a new session; overwrite nothing."""
+        # A plain conditional put, not a transaction that re-checks the group and activity: every session would
+        # then lock the same few hot items (ACTIVITY#1 above all) and concurrent creates would cancel each other.
         attributes = _to_attributes(item)
         with _database_errors():
             try:
