@@ -189,9 +189,8 @@ class StudyRepository:
                             now: datetime) -> tuple[dict[str, Any] | None, ...]:
         """The group, the activity and the live record of the idempotency key (None for each one missing)."""
         group_key, activity_key = _group_key(group_id), _activity_key(study_activity_id)
-        keys = [group_key, activity_key]
-        if idempotency_key is not None:
-            keys.append(_idempotency_key(idempotency_key))
+        record_key = _idempotency_key(idempotency_key) if idempotency_key is not None else None
+        keys = [group_key, activity_key] + ([record_key] if record_key else [])
         with _database_errors():
             response = self.client.batch_get_item(RequestItems={self.table_name: {
                 "Keys": [_to_attributes(key) for key in keys],
@@ -203,7 +202,7 @@ class StudyRepository:
         for attributes in response["Responses"].get(self.table_name, []):
             item = _from_attributes(attributes)
             found[item["PK"]] = item  # the three keys have distinct partition keys
-        record = found.get(keys[2]["PK"]) if idempotency_key is not None else None
+        record = found.get(record_key["PK"]) if record_key else None
         # DynamoDB's TTL deletes expired items within a day or two, not at once: until then they are ignored.
         if record is not None and record[TTL_ATTRIBUTE] <= _epoch_seconds(now):
             record = None

@@ -23,6 +23,8 @@ from scripts.local_stack import ROOT, free_port, stage_environment, start_minist
 STAGE = "dev"
 TABLE_NAME = stage_environment(STAGE)["TABLE_NAME"]
 PORTAL_ORIGIN = "http://localhost:5173"
+VALID = {"group_id": 1, "study_activity_id": 1}  # the seeded group 1 and activity 1
+JSON_FROM_PORTAL = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
 _deserializer = TypeDeserializer()
 
 

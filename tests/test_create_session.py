@@ -6,10 +6,9 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from conftest import PORTAL_ORIGIN, ROOT
+from conftest import PORTAL_ORIGIN, ROOT, VALID
 
 MAX_ID = 2**53 - 1
-VALID = {"group_id": 1, "study_activity_id": 1}
 
 
 def error_of(response) -> str:

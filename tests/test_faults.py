@@ -8,9 +8,11 @@ from chalice.test import Client
 
 import app as app_module
 from conftest import (
+    JSON_FROM_PORTAL,
     PORTAL_ORIGIN,
     ROOT,
     STAGE,
+    VALID,
     access_lines,
     fake_error,
     fake_response,
@@ -21,8 +23,6 @@ from conftest import (
 )
 from scripts.local_stack import free_port
 
-VALID = {"group_id": 1, "study_activity_id": 1}
-JSON_FROM_PORTAL = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
 WITH_KEY = {**JSON_FROM_PORTAL, "Idempotency-Key": "fault-test"}
 ATTEMPTS = 3  # app._BOTO_CONFIG: standard retry mode, 3 attempts
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.repository import MAX_ID
 from chalicelib.validation import (
     InvalidRequestError,
     PayloadTooLargeError,
@@ -17,7 +18,6 @@ from chalicelib.validation import (
 )
 from conftest import scan_items
 
-MAX_ID = 2**53 - 1
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 ANSWERS = {201, 400, 404, 413, 415, 422}
 

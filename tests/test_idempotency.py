@@ -8,9 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.repository import IdempotencyKeyReusedError, StudyRepository
-from conftest import PORTAL_ORIGIN, intercept_sends, scan_items, transaction_cancelled
+from conftest import PORTAL_ORIGIN, VALID, intercept_sends, scan_items, transaction_cancelled
 
-VALID = {"group_id": 1, "study_activity_id": 1}
 DAY = 24 * 60 * 60
 
 

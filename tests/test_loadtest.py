@@ -1,7 +1,7 @@
 """A small run of `make loadtest` against `make dev` (ministack + chalice local on free loopback ports), and the
 audit it relies on, shown to catch each fault it names."""
 from scripts.dev import start_dev_server, stop_dev_server
-from scripts.loadtest import Sent, audit, failures, run_load
+from scripts.loadtest import GROUP_NAMES, Sent, audit, failures, run_load
 from scripts.local_stack import free_port, stage_environment
 
 
@@ -25,7 +25,7 @@ def test_concurrent_creates_resends_and_bursts_leave_exactly_the_sessions_answer
 
 def session(session_id: int, group_id: int = 1) -> dict:
     return {"PK": f"SESSION#{session_id}", "SK": "META", "id": session_id, "group_id": group_id,
-            "group_name": {1: "Core Verbs", 2: "Core Adjectives"}[group_id], "study_activity_id": 1,
+            "group_name": GROUP_NAMES[group_id], "study_activity_id": 1,
             "activity_name": "Typing Tutor", "created_at": "t", "end_time": "t", "review_items_count": 0}
 
 

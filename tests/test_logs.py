@@ -3,9 +3,8 @@ import json
 
 import pytest
 
-from conftest import access_lines, intercept_sends, http_error
+from conftest import VALID, access_lines, http_error, intercept_sends
 
-VALID = {"group_id": 1, "study_activity_id": 1}
 ACCESS_FIELDS = {"time", "level", "logger", "request_id", "message", "method", "path", "status", "latency_ms",
                  "dynamodb_requests"}
 
