@@ -1,6 +1,8 @@
 """`make dev`: ministack on loopback, the table created and seeded, then `chalice local --stage local`."""
 import argparse
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,6 +54,22 @@ def _stop_chalice(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def copy_project(*, dest: Path, ministack_port: int) -> Path:
+    """Copy the project (sharing its ministack virtualenv) with the local stage on another ministack port.
+
+    For tests: `make dev` in the copy leaves a running `make dev` and its state untouched."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
+        ".venv", ".venv-ministack", ".venv-deploy", ".ministack", ".git", "__pycache__", ".pytest_cache",
+        ".hypothesis", "tests", "e2e", "build"))
+    (dest / ".venv-ministack").symlink_to(ROOT / ".venv-ministack")
+    config_path = dest / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["stages"]["local"]["environment_variables"]["AWS_ENDPOINT_URL_DYNAMODB"] = \
+        f"http://127.0.0.1:{ministack_port}"
+    config_path.write_text(json.dumps(config))
+    return dest
 
 
 def start_dev_server(*, project_dir: Path, port: int, log_path: Path, state_dir: Path | None = None,

@@ -36,10 +36,15 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def dynamodb_client(endpoint_url: str) -> Any:
-    """A client for the local server; the credentials are placeholders it accepts."""
-    return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name="us-east-1",
+def local_client(service: str, endpoint_url: str) -> Any:
+    """A client of one service of the local server; the credentials are placeholders it accepts."""
+    return boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1",
                         aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def dynamodb_client(endpoint_url: str) -> Any:
+    """A DynamoDB client for the local server."""
+    return local_client("dynamodb", endpoint_url)
 
 
 def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,

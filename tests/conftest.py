@@ -2,7 +2,6 @@
 import io
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,6 +17,7 @@ from chalicelib.logs import JsonFormatter
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import load_seed
 from chalicelib.table import create_table_if_missing
+from scripts.dev import copy_project
 from scripts.local_stack import ROOT, free_port, stage_environment, start_ministack, stop_ministack, wait_until_ready
 
 STAGE = "dev"
@@ -133,17 +133,8 @@ def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.fixture
 def dev_project(tmp_path: Path) -> tuple[Path, int]:
     """A copy of the project whose local stage uses a free ministack port, so a running `make dev` is untouched."""
-    copy = tmp_path / "project"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
-        ".venv", ".venv-ministack", ".ministack", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "tests"))
-    (copy / ".venv-ministack").symlink_to(ROOT / ".venv-ministack")
     ministack_port = free_port()
-    config_path = copy / ".chalice" / "config.json"
-    config = json.loads(config_path.read_text())
-    config["stages"]["local"]["environment_variables"]["AWS_ENDPOINT_URL_DYNAMODB"] = \
-        f"http://127.0.0.1:{ministack_port}"
-    config_path.write_text(json.dumps(config))
-    return copy, ministack_port
+    return copy_project(dest=tmp_path / "project", ministack_port=ministack_port), ministack_port
 
 
 def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:

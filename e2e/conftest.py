@@ -1,0 +1,196 @@
+"""Where the HTTP contract runs: `chalice local`, and the dev stage deployed into ministack through CloudFormation
+(both started here), or a running API given with --base-url (a real deployment, or `make dev`)."""
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+import boto3
+import pytest
+
+from chalicelib.repository import StudyRepository
+from chalicelib.seed import load_seed
+from scripts.dev import copy_project, start_dev_server, stop_dev_server
+from scripts.local_stack import (
+    ROOT,
+    free_port,
+    local_client,
+    stage_environment,
+    start_ministack,
+    stop_ministack,
+    wait_until_ready,
+)
+
+STAGE = "dev"
+STACK = f"study-portal-{STAGE}"
+SERVICES = "dynamodb,lambda,apigateway,cloudformation,iam,logs,s3,sts"
+ARTIFACTS_BUCKET = "study-portal-artifacts"
+VALID = b'{"group_id": 1, "study_activity_id": 1}'
+WARM_CALLS = 20
+TIMINGS: dict[str, str] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("e2e")
+    group.addoption("--base-url", help="run the HTTP contract against this running API, up to its stage "
+                                       "(https://<id>.execute-api.<region>.amazonaws.com/api, or "
+                                       "http://127.0.0.1:8000 for `make dev`), instead of the targets e2e starts")
+    group.addoption("--table-name", help="with --base-url: the API's table, read with your AWS settings "
+                                         "(AWS_ENDPOINT_URL_DYNAMODB for `make dev`) to check what was stored")
+
+
+@dataclass(frozen=True)
+class Target:
+    """An API under test, and a way to read what it stored."""
+    name: str
+    base_url: str  # up to the stage: requests go to base_url + "/study_sessions"
+    location_prefix: str  # what the API puts before /study_sessions/<id> in Location
+    dynamodb: Any
+    table: str
+    # API Gateway's own errors carry the {"error"} shape and CORS headers (infra/template.yaml). True only for a
+    # real deployment: chalice local has no gateway, and ministack 1.5.33 ignores the
+    # x-amazon-apigateway-gateway-responses extension that SAM writes them into.
+    gateway_responses: bool
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The dev stage, deployed by `make deploy` into a ministack of its own."""
+    endpoint_url: str
+    port: int
+    outputs: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return local_client(service, self.endpoint_url)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.endpoint_url}/restapis/{self.outputs['RestAPIId']}/api/_user_request_"
+
+
+def post(base_url: str, body: bytes = VALID) -> int:
+    """POST /study_sessions with JSON; the status."""
+    request = urllib.request.Request(f"{base_url}/study_sessions", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _make(target: str, *, env: dict[str, str], **variables: str) -> None:
+    """Run a Makefile target of the project, as a developer would."""
+    command = ["make", "--no-print-directory", "-C", str(ROOT), target] + [f"{k}={v}" for k, v in variables.items()]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"make {target} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def _emulator_environment(endpoint_url: str, home: Path) -> dict[str, str]:
+    """The AWS CLI's environment for the emulator: its endpoint, placeholder credentials, none of the caller's."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+            "AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
+@pytest.fixture(scope="session")
+def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """ministack with the services a deploy needs; `make deploy` into it; the table seeded; `make destroy` after."""
+    if request.config.getoption("--base-url"):
+        pytest.skip("checks the stack e2e deploys itself, and --base-url names a running API instead")
+    work = tmp_path_factory.mktemp("deploy")
+    port = free_port()
+    endpoint_url = f"http://127.0.0.1:{port}"
+    env = _emulator_environment(endpoint_url, work)
+    make_variables = {"STAGE": STAGE, "BUILD": str(work / "build"), "STACK": STACK}
+    ministack = start_ministack(port=port, log_path=work / "ministack.log", services=SERVICES)
+    try:
+        wait_until_ready(port=port, process=ministack)
+        local_client("s3", endpoint_url).create_bucket(Bucket=ARTIFACTS_BUCKET)
+        started = time.monotonic()
+        _make("deploy", env=env, BUCKET=ARTIFACTS_BUCKET, **make_variables)
+        TIMINGS["make deploy (package, upload, stack create)"] = f"{time.monotonic() - started:.1f} s"
+        [stack] = local_client("cloudformation", endpoint_url).describe_stacks(StackName=STACK)["Stacks"]
+        outputs = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+        deployed = Deployment(endpoint_url=endpoint_url, port=port, outputs=outputs)
+        load_seed(StudyRepository(client=deployed.client("dynamodb"), table_name=outputs["TableName"]))
+        _time_calls(deployed.base_url)
+        yield deployed
+        _make("destroy", env=env, **make_variables)
+        assert outputs["TableName"] not in deployed.client("dynamodb").list_tables()["TableNames"]
+    finally:
+        stop_ministack(ministack)
+
+
+def _time_calls(base_url: str) -> None:
+    """The first call (the Lambda's cold start) and warm calls, for the summary; nothing is asserted on them."""
+    started = time.monotonic()
+    assert post(base_url) == 201
+    TIMINGS["cold call (first POST, 201)"] = f"{(time.monotonic() - started) * 1000:.0f} ms"
+    warm = []
+    for _ in range(WARM_CALLS):
+        started = time.monotonic()
+        assert post(base_url) == 201
+        warm.append(time.monotonic() - started)
+    TIMINGS[f"warm call (POST, 201; median, max of {WARM_CALLS})"] = \
+        f"{median(warm) * 1000:.0f} ms, {max(warm) * 1000:.0f} ms"
+
+
+@pytest.fixture(scope="session")
+def chalice_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """`make dev` in a copy of the project on free ports, with throwaway state."""
+    work = tmp_path_factory.mktemp("chalice-local")
+    project = copy_project(dest=work / "project", ministack_port=free_port())
+    port = free_port()
+    server = start_dev_server(project_dir=project, port=port, log_path=work / "dev.log", state_dir=work / "state")
+    try:
+        env = stage_environment("local", project_dir=project)
+        yield Target(name="chalice-local", base_url=f"http://127.0.0.1:{port}", location_prefix="",
+                     dynamodb=local_client("dynamodb", env["AWS_ENDPOINT_URL_DYNAMODB"]), table=env["TABLE_NAME"],
+                     gateway_responses=False)
+    finally:
+        stop_dev_server(server)
+
+
+def _given_target(config: pytest.Config) -> Target:
+    base_url = config.getoption("--base-url").rstrip("/")
+    table = config.getoption("--table-name")
+    if not table:
+        raise pytest.UsageError("--base-url needs --table-name: every contract test checks what was stored")
+    host = urlparse(base_url).hostname
+    return Target(name=base_url, base_url=base_url, location_prefix=urlparse(base_url).path,
+                  dynamodb=boto3.client("dynamodb"), table=table,
+                  gateway_responses=host not in ("127.0.0.1", "localhost"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "target" in metafunc.fixturenames:
+        names = ["given"] if metafunc.config.getoption("--base-url") else ["chalice-local", "ministack-deploy"]
+        metafunc.parametrize("target_name", names, scope="session")
+
+
+@pytest.fixture(scope="session")
+def target(target_name: str, request: pytest.FixtureRequest) -> Target:
+    """The API the contract runs against (each test runs once per target)."""
+    if target_name == "given":
+        return _given_target(request.config)
+    if target_name == "chalice-local":
+        return request.getfixturevalue("chalice_local")
+    deployed: Deployment = request.getfixturevalue("deployment")
+    return Target(name="ministack-deploy", base_url=deployed.base_url, location_prefix="/api",
+                  dynamodb=deployed.client("dynamodb"), table=deployed.outputs["TableName"],
+                  gateway_responses=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TIMINGS:
+        terminalreporter.section("e2e deploy into ministack: timings (measured in this run)")
+        for what, value in TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {value}")

@@ -1,0 +1,122 @@
+"""The stack `make deploy` created in ministack: its resources, the role's exact permissions, the table, the stage,
+and the API answering on both of ministack's URL forms."""
+import http.client
+import json
+
+from chalicelib.table import TABLE_DEFINITION
+from e2e.conftest import STACK, VALID, Deployment
+
+EXPECTED_RESOURCES = {
+    ("StudyTable", "AWS::DynamoDB::Table"),
+    ("APIHandlerLogGroup", "AWS::Logs::LogGroup"),
+    ("ApiHandlerRole", "AWS::IAM::Role"),
+    ("APIHandler", "AWS::Lambda::Function"),
+    ("APIHandlerInvokePermission", "AWS::Lambda::Permission"),
+    ("RestAPI", "AWS::ApiGateway::RestApi"),
+    ("RestAPIapiStage", "AWS::ApiGateway::Stage"),
+}
+
+
+def physical_id(deployment: Deployment, logical_id: str) -> str:
+    cloudformation = deployment.client("cloudformation")
+    resource = cloudformation.describe_stack_resource(StackName=STACK, LogicalResourceId=logical_id)
+    return resource["StackResourceDetail"]["PhysicalResourceId"]
+
+
+def test_the_stack_holds_the_table_log_group_role_function_and_api(deployment):
+    resources = deployment.client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+    found = {(r["LogicalResourceId"], r["ResourceType"]) for r in resources}
+    # SAM names the deployment after a hash of the API definition: only its type is fixed.
+    assert [r["ResourceType"] for r in resources if r["LogicalResourceId"].startswith("RestAPIDeployment")] == [
+        "AWS::ApiGateway::Deployment"]
+    assert {entry for entry in found if not entry[0].startswith("RestAPIDeployment")} == EXPECTED_RESOURCES
+    assert all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in resources)
+
+
+def test_the_function_reads_its_table_name_from_the_stack_and_runs_as_its_role(deployment):
+    config = deployment.client("lambda").get_function_configuration(FunctionName=deployment.outputs["APIHandlerName"])
+    assert config["Environment"]["Variables"]["TABLE_NAME"] == deployment.outputs["TableName"] == \
+        physical_id(deployment, "StudyTable")
+    assert config["Role"].endswith(f":role/{physical_id(deployment, 'ApiHandlerRole')}")
+    assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.11", "app.app", 28)
+
+
+def test_the_role_grants_exactly_the_dynamodb_calls_on_the_table_and_writes_to_its_log_group(deployment):
+    iam = deployment.client("iam")
+    role = physical_id(deployment, "ApiHandlerRole")
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    statements = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]
+    table_arn = deployment.client("dynamodb").describe_table(TableName=deployment.outputs["TableName"])[
+        "Table"]["TableArn"]
+    [log_group] = deployment.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{deployment.outputs['APIHandlerName']}")["logGroups"]
+    assert sorted((s["Effect"], sorted(s["Action"]), sorted(s["Resource"]) if isinstance(s["Resource"], list)
+                   else [s["Resource"]]) for s in statements) == sorted([
+        ("Allow", ["dynamodb:BatchGetItem", "dynamodb:PutItem"], [table_arn, f"{table_arn}/index/*"]),
+        ("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group["arn"]]),
+    ])
+    assert iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"}
+
+
+def test_the_log_group_keeps_14_days_and_receives_the_functions_json_access_lines(deployment):
+    logs = deployment.client("logs")
+    group = f"/aws/lambda/{deployment.outputs['APIHandlerName']}"
+    [described] = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert described["retentionInDays"] == 14
+    lines = [json.loads(event["message"]) for event in logs.filter_log_events(logGroupName=group)["events"]
+             if event["message"].startswith("{")]
+    assert any(line["message"] == "request" and line["status"] == 201 and line["dynamodb_requests"] == 2
+               for line in lines)
+
+
+def test_the_table_has_the_keys_and_indexes_the_code_uses_on_demand_without_deletion_protection_in_dev(deployment):
+    table = deployment.client("dynamodb").describe_table(TableName=deployment.outputs["TableName"])["Table"]
+    assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(TABLE_DEFINITION["AttributeDefinitions"], key=str)
+    def indexes(definition: dict) -> dict:
+        return {index["IndexName"]: (index["KeySchema"], index["Projection"])
+                for index in definition["GlobalSecondaryIndexes"]}
+    assert indexes(table) == indexes(TABLE_DEFINITION)
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionProtectionEnabled"] is False
+
+
+def test_the_stage_throttles_every_method(deployment):
+    stage = deployment.client("apigateway").get_stage(restApiId=deployment.outputs["RestAPIId"], stageName="api")
+    settings = stage["methodSettings"]["*/*"]
+    assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (100.0, 200)
+
+
+def test_the_api_answers_on_the_execute_api_host_form_too(deployment):
+    # http://{api_id}.execute-api.localhost:PORT/{stage}/...: resolvers here do not map *.localhost to loopback,
+    # so the request goes to 127.0.0.1 with that Host header, as a browser resolving it would send.
+    connection = http.client.HTTPConnection("127.0.0.1", deployment.port, timeout=30)
+    try:
+        connection.request("POST", "/api/study_sessions", body=VALID, headers={
+            "Host": f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}",
+            "Content-Type": "application/json"})
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 201
+    assert response.getheader("Location") == f"/api/study_sessions/{body['id']}"
+    item = deployment.client("dynamodb").get_item(TableName=deployment.outputs["TableName"],
+                                                  Key={"PK": {"S": f"SESSION#{body['id']}"}, "SK": {"S": "META"}})
+    assert item["Item"]["group_name"] == {"S": "Core Verbs"}
+
+
+def test_the_api_definition_cloudformation_deployed_carries_the_gateway_error_responses(deployment):
+    # ministack 1.5.33 does not serve these (test_http_contract xfails there), so this checks what it was given:
+    # the API body after the SAM transform, as CloudFormation processed it.
+    processed = deployment.client("cloudformation").get_template(StackName=STACK, TemplateStage="Processed")
+    body = processed["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else body
+    responses = template["Resources"]["RestAPI"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        assert response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == \
+            "method.request.header.Origin"
+        assert response["responseTemplates"]["application/json"] == '{"error": $context.error.messageString}'

@@ -1,0 +1,136 @@
+"""The packaged template of each deployed stage (`make package`): table, role, log group, API stage and errors."""
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
+from conftest import STAGE
+from scripts.local_stack import ROOT, stage_environment
+
+DEPLOYED_STAGES = ["dev", "prod"]
+# The DynamoDB operations the app calls, and the IAM actions each needs.
+ACTIONS_FOR_OPERATION = {
+    "BatchGetItem": {"dynamodb:BatchGetItem"},
+    "PutItem": {"dynamodb:PutItem"},
+    "TransactWriteItems": {"dynamodb:PutItem"},  # IAM checks each item of the transaction: ours are two Puts
+}
+TABLE_ARN = {"Fn::GetAtt": ["StudyTable", "Arn"]}
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """`make package` for each deployed stage, as the deploy runs it; the SAM templates it wrote."""
+    packaged = {}
+    for stage in DEPLOYED_STAGES:
+        build = tmp_path_factory.mktemp(f"package-{stage}") / "build"
+        subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "package", f"STAGE={stage}",
+                        f"BUILD={build}"], check=True, capture_output=True)
+        assert (build / "deployment.zip").is_file()
+        packaged[stage] = yaml.safe_load((build / "sam.yaml").read_text())
+    return packaged
+
+
+def resource(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id]
+
+
+def role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    [policy] = resource(template, "ApiHandlerRole")["Properties"]["Policies"]
+    return policy["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_function_takes_its_table_name_from_the_table_resource_and_cors_from_the_stage(templates, stage):
+    variables = resource(templates[stage], "APIHandler")["Properties"]["Environment"]["Variables"]
+    assert variables == {"TABLE_NAME": {"Ref": "StudyTable"},
+                         "CORS_ALLOW_ORIGINS": stage_environment(stage)["CORS_ALLOW_ORIGINS"]}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_table_has_the_key_design_of_chalicelib_table_on_demand(templates, stage):
+    table = resource(templates[stage], "StudyTable")
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert {name: table["Properties"][name] for name in TABLE_DEFINITION} == TABLE_DEFINITION
+    assert TABLE_DEFINITION["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_table_expires_key_records_keeps_point_in_time_recovery_and_is_encrypted(templates, stage):
+    properties = resource(templates[stage], "StudyTable")["Properties"]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_only_the_prod_table_is_protected_from_deletion(templates, stage):
+    template = templates[stage]
+    assert template["Parameters"]["Stage"]["AllowedValues"] == DEPLOYED_STAGES
+    assert template["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert resource(template, "StudyTable")["Properties"]["DeletionProtectionEnabled"] == {
+        "Fn::If": ["IsProd", True, False]}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_function_runs_as_the_one_role_of_the_template(templates, stage):
+    template = templates[stage]
+    assert resource(template, "APIHandler")["Properties"]["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+    roles = [name for name, body in template["Resources"].items() if body["Type"].startswith("AWS::IAM::")]
+    assert roles == ["ApiHandlerRole"]
+    assert "ManagedPolicyArns" not in resource(template, "ApiHandlerRole")["Properties"]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_role_grants_exactly_the_dynamodb_actions_the_code_calls_on_the_table_and_its_indexes(templates, stage):
+    statements = role_statements(templates[stage])
+    [dynamodb] = [s for s in statements if any(action.startswith("dynamodb:") for action in s["Action"])]
+    assert sorted(dynamodb["Action"]) == sorted(set().union(*ACTIONS_FOR_OPERATION.values()))
+    assert dynamodb["Resource"] == [TABLE_ARN, {"Fn::Sub": "${StudyTable.Arn}/index/*"}]
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in action for action in statement["Action"])
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_role_writes_only_to_the_functions_log_group_created_first_with_a_retention(templates, stage):
+    template = templates[stage]
+    [logs] = [s for s in role_statements(template) if any(action.startswith("logs:") for action in s["Action"])]
+    assert sorted(logs["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert logs["Resource"] == {"Fn::GetAtt": ["APIHandlerLogGroup", "Arn"]}
+    group = resource(template, "APIHandlerLogGroup")["Properties"]
+    function = resource(template, "APIHandler")
+    # Lambda writes to /aws/lambda/<function name>: the group must be that one, and exist before the function.
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}"}
+    assert function["Properties"]["FunctionName"] == {"Ref": "AWS::StackName"}
+    assert function["DependsOn"] == "APIHandlerLogGroup"
+    assert group["RetentionInDays"] == {"Fn::If": ["IsProd", 90, 14]}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_api_stage_throttles_every_method(templates, stage):
+    template = templates[stage]
+    [settings] = resource(template, "RestAPI")["Properties"]["MethodSettings"]
+    assert settings == {"ResourcePath": "/*", "HttpMethod": "*",
+                        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+                        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"}}
+    parameters = template["Parameters"]
+    assert (parameters["ThrottlingRateLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"]) == (100, 200)
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("response_type", ["DEFAULT_4XX", "DEFAULT_5XX"])
+def test_api_gateway_errors_carry_cors_headers_and_the_error_shape(templates, stage, response_type):
+    response = resource(templates[stage], "RestAPI")["Properties"]["GatewayResponses"][response_type]
+    assert response["ResponseParameters"]["Headers"] == {
+        "Access-Control-Allow-Origin": "method.request.header.Origin", "Vary": "'Origin'"}
+    assert response["ResponseTemplates"] == {"application/json": '{"error": $context.error.messageString}'}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": "k"}], ids=["no key", "with key"])
+def test_a_create_calls_only_operations_the_role_grants(templates, post_session, dynamodb_calls, headers):
+    post_session({"group_id": 1, "study_activity_id": 1}, headers={"Content-Type": "application/json", **headers})
+    [dynamodb] = [s for s in role_statements(templates[STAGE]) if "dynamodb:PutItem" in s["Action"]]
+    assert dynamodb_calls and all(ACTIONS_FOR_OPERATION[operation] <= set(dynamodb["Action"])
+                                  for operation in dynamodb_calls)
