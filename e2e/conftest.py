@@ -1,5 +1,6 @@
 """Where the HTTP contract runs: `chalice local`, and the dev stage deployed into ministack through CloudFormation
 (both started here), or a running API given with --base-url (a real deployment, or `make dev`)."""
+import json
 import os
 import subprocess
 import time
@@ -74,15 +75,15 @@ class Deployment:
         return f"{self.endpoint_url}/restapis/{self.outputs['RestAPIId']}/api/_user_request_"
 
 
-def post(base_url: str, body: bytes = VALID) -> int:
-    """POST /study_sessions with JSON; the status."""
+def post(base_url: str, body: bytes = VALID) -> tuple[int, Any]:
+    """POST /study_sessions with JSON; the status and the parsed body."""
     request = urllib.request.Request(f"{base_url}/study_sessions", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
+            return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, json.loads(error.read())
 
 
 def _make(target: str, *, env: dict[str, str], **variables: str) -> None:
@@ -93,16 +94,17 @@ def _make(target: str, *, env: dict[str, str], **variables: str) -> None:
 
 
 def _emulator_environment(endpoint_url: str, home: Path) -> dict[str, str]:
-    """The AWS CLI's environment for the emulator: its endpoint, placeholder credentials, none of the caller's."""
+    """The AWS CLI's environment for the emulator: its endpoint, its root credentials, none of the caller's."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-            "AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
 
 @pytest.fixture(scope="session")
 def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """ministack with the services a deploy needs; `make deploy` into it; the table seeded; `make destroy` after."""
+    """ministack with the services a deploy needs, enforcing IAM; `make deploy` into it; the table seeded;
+    `make destroy` after."""
     if request.config.getoption("--base-url"):
         pytest.skip("checks the stack e2e deploys itself, and --base-url names a running API instead")
     work = tmp_path_factory.mktemp("deploy")
@@ -110,7 +112,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     endpoint_url = f"http://127.0.0.1:{port}"
     env = _emulator_environment(endpoint_url, work)
     make_variables = {"STAGE": STAGE, "BUILD": str(work / "build"), "STACK": STACK}
-    ministack = start_ministack(port=port, log_path=work / "ministack.log", services=SERVICES)
+    ministack = start_ministack(port=port, log_path=work / "ministack.log", services=SERVICES, enforce_iam=True)
     try:
         wait_until_ready(port=port, process=ministack)
         local_client("s3", endpoint_url).create_bucket(Bucket=ARTIFACTS_BUCKET)
@@ -132,12 +134,12 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 def _time_calls(base_url: str) -> None:
     """The first call (the Lambda's cold start) and warm calls, for the summary; nothing is asserted on them."""
     started = time.monotonic()
-    assert post(base_url) == 201
+    assert post(base_url)[0] == 201
     TIMINGS["cold call (first POST, 201)"] = f"{(time.monotonic() - started) * 1000:.0f} ms"
     warm = []
     for _ in range(WARM_CALLS):
         started = time.monotonic()
-        assert post(base_url) == 201
+        assert post(base_url)[0] == 201
         warm.append(time.monotonic() - started)
     TIMINGS[f"warm call (POST, 201; median, max of {WARM_CALLS})"] = \
         f"{median(warm) * 1000:.0f} ms, {max(warm) * 1000:.0f} ms"

@@ -1,10 +1,16 @@
 """The stack `make deploy` created in ministack: its resources, the role's exact permissions, the table, the stage,
 and the API answering on both of ministack's URL forms."""
+import copy
 import http.client
 import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib.table import TABLE_DEFINITION
-from e2e.conftest import STACK, VALID, Deployment
+from e2e.conftest import STACK, VALID, Deployment, post
 
 EXPECTED_RESOURCES = {
     ("StudyTable", "AWS::DynamoDB::Table"),
@@ -120,3 +126,67 @@ def test_the_api_definition_cloudformation_deployed_carries_the_gateway_error_re
         assert response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == \
             "method.request.header.Origin"
         assert response["responseTemplates"]["application/json"] == '{"error": $context.error.messageString}'
+
+
+def as_the_functions_role(deployment: Deployment) -> Any:
+    """A DynamoDB client with the role's credentials (STS AssumeRole): ministack, under AUTH=true, checks its calls
+    against the role's policy, as it does the Lambda's."""
+    role_arn = deployment.client("iam").get_role(RoleName=physical_id(deployment, "ApiHandlerRole"))["Role"]["Arn"]
+    credentials = deployment.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="e2e")["Credentials"]
+    return boto3.client("dynamodb", endpoint_url=deployment.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
+GROUP_1 = {"PK": {"S": "GROUP#1"}, "SK": {"S": "META"}}
+
+
+def test_the_functions_role_may_batch_get_and_put_on_its_table_and_nothing_else(deployment):
+    dynamodb = as_the_functions_role(deployment)
+    table = deployment.outputs["TableName"]
+    assert dynamodb.batch_get_item(RequestItems={table: {"Keys": [GROUP_1]}})["Responses"][table]
+    # Allowed, and refused only by its condition: the group exists, so nothing is written.
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.put_item(TableName=table, Item=GROUP_1, ConditionExpression="attribute_not_exists(PK)")
+    denied = {
+        "Scan": lambda: dynamodb.scan(TableName=table, Limit=1),
+        "GetItem": lambda: dynamodb.get_item(TableName=table, Key=GROUP_1),
+        "Query on an index": lambda: dynamodb.query(
+            TableName=table, IndexName="GSI2", KeyConditionExpression="GSI2PK = :p",
+            ExpressionAttributeValues={":p": {"S": "SESSION"}}),
+        "DeleteItem": lambda: dynamodb.delete_item(TableName=table, Key=GROUP_1),
+        "UpdateItem": lambda: dynamodb.update_item(TableName=table, Key=GROUP_1, UpdateExpression="SET x = :x",
+                                                   ExpressionAttributeValues={":x": {"S": "x"}}),
+        "ConditionCheck in a transaction": lambda: dynamodb.transact_write_items(TransactItems=[
+            {"ConditionCheck": {"TableName": table, "Key": GROUP_1, "ConditionExpression": "attribute_exists(PK)"}}]),
+        "ListTables": lambda: dynamodb.list_tables(),
+    }
+    for what, call in denied.items():
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert raised.value.response["Error"]["Code"] == "AccessDeniedException", what
+    assert deployment.client("dynamodb").get_item(TableName=table, Key=GROUP_1)["Item"]["name"] == {"S": "Core Verbs"}
+
+
+def test_the_function_calls_dynamodb_as_its_role(deployment):
+    # Take PutItem away from the role: the next create must fail at DynamoDB, so the Lambda runs under the role.
+    iam = deployment.client("iam")
+    role = physical_id(deployment, "ApiHandlerRole")
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    reduced = copy.deepcopy(document)
+    for statement in reduced["Statement"]:
+        if "dynamodb:PutItem" in statement["Action"]:
+            statement["Action"] = ["dynamodb:BatchGetItem"]
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
+    try:
+        before = deployment.client("dynamodb").scan(TableName=deployment.outputs["TableName"], Select="COUNT")
+        status, body = post(deployment.base_url)
+        assert status == 500 and body["error"] == "Internal server error"
+        assert "AccessDenied" not in json.dumps(body)
+        after = deployment.client("dynamodb").scan(TableName=deployment.outputs["TableName"], Select="COUNT")
+        assert after["Count"] == before["Count"]
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    assert post(deployment.base_url)[0] == 201

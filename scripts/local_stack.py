@@ -37,9 +37,9 @@ def port_in_use(port: int) -> bool:
 
 
 def local_client(service: str, endpoint_url: str) -> Any:
-    """A client of one service of the local server; the credentials are placeholders it accepts."""
+    """A client of one service of the local server, with ministack's root credentials (checked under AUTH=true)."""
     return boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local")
+                        aws_access_key_id="test", aws_secret_access_key="test")
 
 
 def dynamodb_client(endpoint_url: str) -> Any:
@@ -48,8 +48,10 @@ def dynamodb_client(endpoint_url: str) -> Any:
 
 
 def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,
-                    services: str = "dynamodb") -> subprocess.Popen:
-    """Start ministack on 127.0.0.1:port in its own session; persist state to state_dir if given."""
+                    services: str = "dynamodb", enforce_iam: bool = False) -> subprocess.Popen:
+    """Start ministack on 127.0.0.1:port in its own session; persist state to state_dir if given.
+
+    With enforce_iam, ministack checks every call against IAM (AUTH=true), a Lambda's calls against its role."""
     env = {
         # A clean environment: nothing of the caller's AWS settings leaks into the emulator.
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -61,6 +63,8 @@ def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,
         "SERVICES": services,
         "LOG_LEVEL": "WARNING",
     }
+    if enforce_iam:
+        env["AUTH"] = "true"
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
         env.update(PERSIST_STATE="1", STATE_DIR=str(state_dir))
