@@ -11,7 +11,7 @@ STAGE ?= dev
 BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
-.PHONY: install dev seed test e2e lint-template package deploy destroy loadtest clean
+.PHONY: install dev seed seed-stack test e2e lint-template package deploy destroy loadtest clean
 
 install: $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed
 
@@ -37,6 +37,10 @@ dev: install
 ## create the local table if missing and load the seed data (idempotent)
 seed: install
 	$(PY) -m scripts.seed
+
+## load the seed data into a deployed stack's table (needs AWS credentials)
+seed-stack: install
+	$(PY) -m scripts.seed --stack $(STACK)
 
 ## unit tests on moto, the same tests again on a ministack server, the `make dev` smoke test, the template lint,
 ## and the e2e deploy (e2e/)

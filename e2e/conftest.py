@@ -15,8 +15,6 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 
-from chalicelib.repository import StudyRepository
-from chalicelib.seed import load_seed
 from scripts.dev import copy_project, start_dev_server, stop_dev_server
 from scripts.local_stack import (
     ROOT,
@@ -103,7 +101,7 @@ def _emulator_environment(endpoint_url: str, home: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """ministack with the services a deploy needs, enforcing IAM; `make deploy` into it; the table seeded;
+    """ministack with the services a deploy needs, enforcing IAM; `make deploy` and `make seed-stack` into it;
     `make destroy` after."""
     if request.config.getoption("--base-url"):
         pytest.skip("checks the stack e2e deploys itself, and --base-url names a running API instead")
@@ -122,7 +120,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         [stack] = local_client("cloudformation", endpoint_url).describe_stacks(StackName=STACK)["Stacks"]
         outputs = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
         deployed = Deployment(endpoint_url=endpoint_url, port=port, outputs=outputs)
-        load_seed(StudyRepository(client=deployed.client("dynamodb"), table_name=outputs["TableName"]))
+        _make("seed-stack", env=env, STACK=STACK)
         _time_calls(deployed.base_url)
         yield deployed
         _make("destroy", env=env, **make_variables)

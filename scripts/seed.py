@@ -1,7 +1,11 @@
-"""`make seed`: create the local table if missing and load the seed data, idempotently."""
+"""`make seed`: create the local table if missing and load the seed data, idempotently.
+`make seed-stack`: load the seed data into a deployed stack's table, with the caller's AWS settings."""
+import argparse
 import sys
 import time
 from urllib.parse import urlparse
+
+import boto3
 
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import load_seed
@@ -26,7 +30,21 @@ def seed_table(*, endpoint_url: str, table_name: str) -> str:
     return f"table {table_name} {'created' if created else 'already there'}; {written} seed items written"
 
 
+def seed_stack(*, stack: str) -> str:
+    """Write the seed items into the table of a stack `make deploy` created, and say what was done."""
+    [described] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    table = next(output["OutputValue"] for output in described["Outputs"] if output["OutputKey"] == "TableName")
+    written = load_seed(StudyRepository(client=boto3.client("dynamodb"), table_name=table))
+    return f"table {table} of stack {stack}: {written} seed items written"
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stack", help="seed this deployed stack's table instead of the local one")
+    args = parser.parse_args()
+    if args.stack:
+        print(seed_stack(stack=args.stack))
+        return 0
     env = stage_environment("local")
     endpoint_url = env["AWS_ENDPOINT_URL_DYNAMODB"]
     port = urlparse(endpoint_url).port
