@@ -1,16 +1,15 @@
 """Where the HTTP contract runs: `chalice local`, and the dev stage deployed into ministack through CloudFormation
 (both started here), or a running API given with --base-url (a real deployment, or `make dev`)."""
+import http.client
 import json
 import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 from typing import Any, Iterator
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import boto3
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from scripts.dev import copy_project, start_dev_server, stop_dev_server
 from scripts.local_stack import (
     ROOT,
+    dynamodb_client,
     free_port,
     local_client,
     stage_environment,
@@ -73,15 +73,41 @@ class Deployment:
         return f"{self.endpoint_url}/restapis/{self.outputs['RestAPIId']}/api/_user_request_"
 
 
-def post(base_url: str, body: bytes = VALID) -> tuple[int, Any]:
-    """POST /study_sessions with JSON; the status and the parsed body."""
-    request = urllib.request.Request(f"{base_url}/study_sessions", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    body: Any  # parsed JSON, or None if the body is not JSON
+
+    def error(self) -> str:
+        """The message of an answer that must be in the {"error": ...} shape."""
+        assert self.headers["content-type"].startswith("application/json")
+        assert set(self.body) == {"error"} and isinstance(self.body["error"], str) and self.body["error"]
+        return self.body["error"]
+
+
+def send(base_url: str, method: str, path: str = "/study_sessions", body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> Answer:
+    """One HTTP request, with exactly the headers given (http.client adds Host, unless given, and Content-Length)."""
+    url = urlsplit(base_url + path)
+    connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(url.netloc, timeout=30)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        connection.request(method, url.path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        raw = response.read()
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        return Answer(response.status, {name.lower(): value for name, value in response.getheaders()}, parsed)
+    finally:
+        connection.close()
+
+
+def post(base_url: str, body: bytes = VALID) -> Answer:
+    """POST /study_sessions with a JSON body."""
+    return send(base_url, "POST", body=body, headers={"Content-Type": "application/json"})
 
 
 def _make(target: str, *, env: dict[str, str], **variables: str) -> None:
@@ -117,7 +143,9 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         started = time.monotonic()
         _make("deploy", env=env, BUCKET=ARTIFACTS_BUCKET, **make_variables)
         TIMINGS["make deploy (package, upload, stack create)"] = f"{time.monotonic() - started:.1f} s"
-        [stack] = local_client("cloudformation", endpoint_url).describe_stacks(StackName=STACK)["Stacks"]
+        cloudformation = local_client("cloudformation", endpoint_url)
+        [stack] = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
+        _time_stack_create(cloudformation.describe_stack_events(StackName=STACK)["StackEvents"])
         outputs = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
         deployed = Deployment(endpoint_url=endpoint_url, port=port, outputs=outputs)
         _make("seed-stack", env=env, STACK=STACK)
@@ -129,15 +157,23 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         stop_ministack(ministack)
 
 
+def _time_stack_create(events: list[dict[str, Any]]) -> None:
+    """From the stack's own events: its change set created, to CREATE_COMPLETE."""
+    times = {event["ResourceStatus"]: event["Timestamp"] for event in events if event["LogicalResourceId"] == STACK}
+    took = times["CREATE_COMPLETE"] - times["REVIEW_IN_PROGRESS"]
+    TIMINGS["stack create (CloudFormation events: change set created to CREATE_COMPLETE)"] = \
+        f"{took.total_seconds():.2f} s"
+
+
 def _time_calls(base_url: str) -> None:
     """The first call (the Lambda's cold start) and warm calls, for the summary; nothing is asserted on them."""
     started = time.monotonic()
-    assert post(base_url)[0] == 201
+    assert post(base_url).status == 201
     TIMINGS["cold call (first POST, 201)"] = f"{(time.monotonic() - started) * 1000:.0f} ms"
     warm = []
     for _ in range(WARM_CALLS):
         started = time.monotonic()
-        assert post(base_url)[0] == 201
+        assert post(base_url).status == 201
         warm.append(time.monotonic() - started)
     TIMINGS[f"warm call (POST, 201; median, max of {WARM_CALLS})"] = \
         f"{median(warm) * 1000:.0f} ms, {max(warm) * 1000:.0f} ms"
@@ -153,7 +189,7 @@ def chalice_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     try:
         env = stage_environment("local", project_dir=project)
         yield Target(name="chalice-local", base_url=f"http://127.0.0.1:{port}", location_prefix="",
-                     dynamodb=local_client("dynamodb", env["AWS_ENDPOINT_URL_DYNAMODB"]), table=env["TABLE_NAME"],
+                     dynamodb=dynamodb_client(env["AWS_ENDPOINT_URL_DYNAMODB"]), table=env["TABLE_NAME"],
                      gateway_responses=False)
     finally:
         stop_dev_server(server)

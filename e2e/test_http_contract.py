@@ -1,15 +1,12 @@
 """The contract of POST /study_sessions over real HTTP, against each target (see conftest): what the portal sees,
 and what the table holds afterwards."""
-import http.client
 import json
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from e2e.conftest import Target
+from e2e.conftest import Answer, Target, send
 
 PORTAL_ORIGIN = "http://localhost:5173"  # allowed by the dev and local stages
 JSON = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
@@ -17,41 +14,9 @@ VALID = {"group_id": 1, "study_activity_id": 1}
 _deserializer = TypeDeserializer()
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]  # names lower-cased
-    body: Any  # parsed JSON, or None if the body is not JSON
-
-    def error(self) -> str:
-        """The message of an answer that must be in the {"error": ...} shape."""
-        assert self.headers["content-type"].startswith("application/json")
-        assert set(self.body) == {"error"} and isinstance(self.body["error"], str) and self.body["error"]
-        return self.body["error"]
-
-
-def send(target: Target, method: str, path: str = "/study_sessions", body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> Answer:
-    """One HTTP request, with exactly the headers given (http.client adds only Host and Content-Length)."""
-    url = urlsplit(target.base_url + path)
-    connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(url.netloc, timeout=30)
-    try:
-        connection.request(method, url.path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        raw = response.read()
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = None
-        return Answer(response.status, {name.lower(): value for name, value in response.getheaders()}, parsed)
-    finally:
-        connection.close()
-
-
 def post(target: Target, body: Any = VALID, headers: dict[str, str] | None = None) -> Answer:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return send(target, "POST", body=raw, headers=JSON if headers is None else headers)
+    return send(target.base_url, "POST", body=raw, headers=JSON if headers is None else headers)
 
 
 def stored(target: Target) -> dict[tuple[str, str], dict[str, Any]]:
@@ -136,7 +101,7 @@ def test_a_repeat_with_the_same_idempotency_key_returns_the_first_answer_and_wri
 
 
 def test_the_preflight_lets_the_portal_post_json_with_an_idempotency_key(target):
-    answer = send(target, "OPTIONS", headers={"Origin": PORTAL_ORIGIN, "Access-Control-Request-Method": "POST",
+    answer = send(target.base_url, "OPTIONS", headers={"Origin": PORTAL_ORIGIN, "Access-Control-Request-Method": "POST",
                                               "Access-Control-Request-Headers": "content-type,idempotency-key"})
     assert answer.status in (200, 204)
     assert answer.headers["access-control-allow-origin"] == PORTAL_ORIGIN
@@ -156,7 +121,7 @@ def test_an_unknown_route_answers_a_json_error_a_portal_page_can_read(target, re
         request.applymarker(pytest.mark.xfail(strict=True, reason=(
             "API Gateway's own errors get the {error} shape and CORS from the template's gateway responses, "
             "which only a real deployment serves: chalice local has none, and ministack 1.5.33 ignores them")))
-    answer = send(target, "GET", "/no_such_route", headers={"Origin": PORTAL_ORIGIN})
+    answer = send(target.base_url, "GET", "/no_such_route", headers={"Origin": PORTAL_ORIGIN})
     assert 400 <= answer.status < 500
     assert answer.error()
     assert answer.headers["access-control-allow-origin"] == PORTAL_ORIGIN

@@ -1,7 +1,6 @@
 """The stack `make deploy` created in ministack: its resources, the role's exact permissions, the table, the stage,
 and the API answering on both of ministack's URL forms."""
 import copy
-import http.client
 import json
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.table import TABLE_DEFINITION
-from e2e.conftest import STACK, VALID, Deployment, post
+from e2e.conftest import STACK, VALID, Deployment, post, send
 
 EXPECTED_RESOURCES = {
     ("StudyTable", "AWS::DynamoDB::Table"),
@@ -98,19 +97,13 @@ def test_the_stage_throttles_every_method(deployment):
 def test_the_api_answers_on_the_execute_api_host_form_too(deployment):
     # http://{api_id}.execute-api.localhost:PORT/{stage}/...: resolvers here do not map *.localhost to loopback,
     # so the request goes to 127.0.0.1 with that Host header, as a browser resolving it would send.
-    connection = http.client.HTTPConnection("127.0.0.1", deployment.port, timeout=30)
-    try:
-        connection.request("POST", "/api/study_sessions", body=VALID, headers={
-            "Host": f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}",
-            "Content-Type": "application/json"})
-        response = connection.getresponse()
-        body = json.loads(response.read())
-    finally:
-        connection.close()
-    assert response.status == 201
-    assert response.getheader("Location") == f"/api/study_sessions/{body['id']}"
-    item = deployment.client("dynamodb").get_item(TableName=deployment.outputs["TableName"],
-                                                  Key={"PK": {"S": f"SESSION#{body['id']}"}, "SK": {"S": "META"}})
+    answer = send(f"http://127.0.0.1:{deployment.port}", "POST", "/api/study_sessions", body=VALID, headers={
+        "Host": f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}",
+        "Content-Type": "application/json"})
+    assert answer.status == 201
+    assert answer.headers["location"] == f"/api/study_sessions/{answer.body['id']}"
+    key = {"PK": {"S": f"SESSION#{answer.body['id']}"}, "SK": {"S": "META"}}
+    item = deployment.client("dynamodb").get_item(TableName=deployment.outputs["TableName"], Key=key)
     assert item["Item"]["group_name"] == {"S": "Core Verbs"}
 
 
@@ -182,11 +175,11 @@ def test_the_function_calls_dynamodb_as_its_role(deployment):
     iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
     try:
         before = deployment.client("dynamodb").scan(TableName=deployment.outputs["TableName"], Select="COUNT")
-        status, body = post(deployment.base_url)
-        assert status == 500 and body["error"] == "Internal server error"
-        assert "AccessDenied" not in json.dumps(body)
+        answer = post(deployment.base_url)
+        assert answer.status == 500 and answer.body["error"] == "Internal server error"
+        assert "AccessDenied" not in json.dumps(answer.body)
         after = deployment.client("dynamodb").scan(TableName=deployment.outputs["TableName"], Select="COUNT")
         assert after["Count"] == before["Count"]
     finally:
         iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
-    assert post(deployment.base_url)[0] == 201
+    assert post(deployment.base_url).status == 201
