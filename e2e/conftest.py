@@ -30,7 +30,7 @@ STAGE = "dev"
 STACK = f"study-portal-{STAGE}"
 SERVICES = "dynamodb,lambda,apigateway,cloudformation,iam,logs,s3,sts"
 ARTIFACTS_BUCKET = "study-portal-artifacts"
-VALID = b'{"group_id": 1, "study_activity_id": 1}'
+VALID_BODY = b'{"group_id": 1, "study_activity_id": 1}'
 WARM_CALLS = 20
 TIMINGS: dict[str, str] = {}
 
@@ -105,7 +105,7 @@ def send(base_url: str, method: str, path: str = "/study_sessions", body: bytes 
         connection.close()
 
 
-def post(base_url: str, body: bytes = VALID) -> Answer:
+def post(base_url: str, body: bytes = VALID_BODY) -> Answer:
     """POST /study_sessions with a JSON body."""
     return send(base_url, "POST", body=body, headers={"Content-Type": "application/json"})
 

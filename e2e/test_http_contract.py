@@ -1,6 +1,7 @@
 """The contract of POST /study_sessions over real HTTP, against each target (see conftest): what the portal sees,
 and what the table holds afterwards."""
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -88,7 +89,7 @@ def test_bad_input_gets_a_json_error_with_cors_and_writes_nothing(target, body, 
 
 
 def test_a_repeat_with_the_same_idempotency_key_returns_the_first_answer_and_writes_once(target):
-    key = {**JSON, "Idempotency-Key": f"e2e-{target.name}-repeat"}
+    key = {**JSON, "Idempotency-Key": f"e2e-{uuid.uuid4()}"}  # new on every run, on a long-lived table too
     first = post(target, headers=key)
     assert first.status == 201
     after_first = stored(target)

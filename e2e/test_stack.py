@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.table import TABLE_DEFINITION
-from e2e.conftest import STACK, VALID, Deployment, post, send
+from e2e.conftest import STACK, VALID_BODY, Deployment, post, send
 
 EXPECTED_RESOURCES = {
     ("StudyTable", "AWS::DynamoDB::Table"),
@@ -97,7 +97,7 @@ def test_the_stage_throttles_every_method(deployment):
 def test_the_api_answers_on_the_execute_api_host_form_too(deployment):
     # http://{api_id}.execute-api.localhost:PORT/{stage}/...: resolvers here do not map *.localhost to loopback,
     # so the request goes to 127.0.0.1 with that Host header, as a browser resolving it would send.
-    answer = send(f"http://127.0.0.1:{deployment.port}", "POST", "/api/study_sessions", body=VALID, headers={
+    answer = send(f"http://127.0.0.1:{deployment.port}", "POST", "/api/study_sessions", body=VALID_BODY, headers={
         "Host": f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}",
         "Content-Type": "application/json"})
     assert answer.status == 201
