@@ -30,7 +30,8 @@ STAGE = "dev"
 STACK = f"study-portal-{STAGE}"
 SERVICES = "dynamodb,lambda,apigateway,cloudformation,iam,logs,s3,sts"
 ARTIFACTS_BUCKET = "study-portal-artifacts"
-VALID_BODY = b'{"group_id": 1, "study_activity_id": 1}'
+VALID = {"group_id": 1, "study_activity_id": 1}  # the seeded group 1 and activity 1
+VALID_BODY = json.dumps(VALID).encode()
 WARM_CALLS = 20
 TIMINGS: dict[str, str] = {}
 

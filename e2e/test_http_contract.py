@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from e2e.conftest import Answer, Target, send
+from e2e.conftest import VALID, Answer, Target, send
 
 PORTAL_ORIGIN = "http://localhost:5173"  # allowed by the dev and local stages
 JSON = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
-VALID = {"group_id": 1, "study_activity_id": 1}
 _deserializer = TypeDeserializer()
 
 
