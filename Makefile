@@ -1,76 +1,92 @@
-# Two commands on a fresh machine (python3 and make): `make dev` and `make test`.
+# Two commands on a fresh machine (python3 and make): `make dev` and `make test`. `make` alone lists every target.
 PYTHON ?= python3
 VENV := .venv
 MINISTACK_VENV := .venv-ministack
 DEPLOY_VENV := .venv-deploy
 PY := $(VENV)/bin/python
 AWS := $(DEPLOY_VENV)/bin/aws
-PORT ?= 8000
+# The API's port under `make dev`: the portal's frontend and Typing Tutor call 5000.
+PORT ?= 5000
+# The local DynamoDB server's port (ministack); LocalStack's default too, so it may need moving.
+DYNAMODB_PORT ?= 4566
+export DYNAMODB_PORT
 # Deployment: the Chalice stage (dev or prod), its build folder and CloudFormation stack.
 STAGE ?= dev
 BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
-.PHONY: install dev seed seed-stack test e2e lint-template package deploy destroy loadtest clean
+.DEFAULT_GOAL := help
+.PHONY: help install dev seed seed-stack test e2e lint-template package deploy destroy loadtest clean
 
+## list the targets (this page)
+help:
+	@awk '/^## /{text=substr($$0, 4); next} /^[a-z0-9-]+:/{if (text) {split($$0, t, ":"); \
+		printf "  make %-14s %s\n", t[1], text}; text=""}' $(MAKEFILE_LIST)
+	@echo "Variables: PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) STAGE=$(STAGE) (e.g. PORT=8000 make dev)"
+
+## create the virtualenvs (.venv*); the first time takes about 1.5 minutes
 install: $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "installing the app's and tests' packages into $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 $(MINISTACK_VENV)/.installed: requirements-ministack.txt
+	@echo "installing the local DynamoDB server (ministack) into $(MINISTACK_VENV) (first run only)"
 	$(PYTHON) -m venv $(MINISTACK_VENV)
 	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
 	touch $@
 
 $(DEPLOY_VENV)/.installed: requirements-deploy.txt
+	@echo "installing the AWS CLI and cfn-lint into $(DEPLOY_VENV) (first run only)"
 	$(PYTHON) -m venv $(DEPLOY_VENV)
 	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
 	touch $@
 
-## ministack + seeded table + chalice local on http://127.0.0.1:$(PORT); Ctrl-C stops everything
+## serve the API on http://127.0.0.1:5000 (PORT=) with seeded data in ministack (DYNAMODB_PORT=, 4566)
 dev: install
-	$(PY) -m scripts.dev --port $(PORT)
+	@$(PY) -m scripts.dev --port $(PORT) $(ARGS)
 
 ## create the local table if missing and load the seed data (idempotent)
 seed: install
-	$(PY) -m scripts.seed
+	@$(PY) -m scripts.seed
 
 ## load the seed data into a deployed stack's table (needs AWS credentials)
 seed-stack: install
-	$(PY) -m scripts.seed --stack $(STACK)
+	@$(PY) -m scripts.seed --stack $(STACK)
 
-## unit tests on moto, the same tests again on a ministack server, the `make dev` smoke test, the template lint,
-## and the e2e deploy (e2e/)
+## run every test: moto, ministack, make dev, template lint, e2e deploy (about 5 minutes)
 test: install lint-template
 	$(PY) -m pytest
 
-## package the dev stage, deploy it through CloudFormation into ministack, run the HTTP contract on it, tear down
+## deploy the dev stage into ministack, run the HTTP contract on it and on make dev, tear down
 e2e: install
 	$(PY) -m pytest e2e
 
 ## cfn-lint on the packaged template of each stage
 lint-template: install
-	$(MAKE) --no-print-directory package STAGE=dev BUILD=build/lint/dev
-	$(MAKE) --no-print-directory package STAGE=prod BUILD=build/lint/prod
+	@$(MAKE) --no-print-directory package STAGE=dev BUILD=build/lint/dev
+	@$(MAKE) --no-print-directory package STAGE=prod BUILD=build/lint/prod
 	$(DEPLOY_VENV)/bin/cfn-lint build/lint/dev/sam.yaml build/lint/prod/sam.yaml
 
-## one SAM template (the app's Lambda and REST API from Chalice, merged with infra/template.yaml) and its code zip
+## write build/STAGE/sam.yaml and its code zip (STAGE=dev|prod)
 package: install
-	rm -rf $(BUILD)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
-		--merge-template infra/template.yaml $(BUILD)
+	@$(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD)
 
-## upload the code to BUCKET, create or update the stack, print the API URL (needs AWS credentials)
-deploy: package
-	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=dev|prod BUCKET=<an S3 bucket for the code>"; exit 2; }
+## deploy STAGE, its code in BUCKET (prod needs CORS_ORIGIN=https://...); print the API URL
+deploy: install
+	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=dev|prod BUCKET=<an S3 bucket for the code>" \
+		"[CORS_ORIGIN=https://...]"; exit 2; }
+	@PARAMETERS=$$($(PY) -m scripts.deploy parameters --stage $(STAGE) --cors-origin "$(CORS_ORIGIN)") && \
+	$(AWS) sts get-caller-identity --query Account --output text >/dev/null && \
+	$(MAKE) --no-print-directory package && \
 	$(AWS) cloudformation package --template-file $(BUILD)/sam.yaml --s3-bucket $(BUCKET) \
-		--output-template-file $(BUILD)/packaged.yaml
+		--output-template-file $(BUILD)/packaged.yaml >/dev/null && \
 	$(AWS) cloudformation deploy --template-file $(BUILD)/packaged.yaml --stack-name $(STACK) \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE) \
-		--no-fail-on-empty-changeset
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides $$PARAMETERS \
+		--no-fail-on-empty-changeset && \
 	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --output text \
 		--query "Stacks[0].Outputs[?OutputKey=='EndpointURL'].OutputValue"
 
@@ -80,10 +96,10 @@ destroy: install
 	$(AWS) cloudformation delete-stack --stack-name $(STACK)
 	$(AWS) cloudformation wait stack-delete-complete --stack-name $(STACK)
 
-## 400 creates (half resent with their Idempotency-Key) and 10 same-key bursts from 20 clients against `make dev`
-## (started with throwaway state unless one is running on $(PORT)), then an audit of the table
+## ~1,000 requests from 20 clients to an API and table of its own, then an audit of the table
 loadtest: install
-	$(PY) -m scripts.loadtest --port $(PORT) $(ARGS)
+	@$(PY) -m scripts.loadtest $(ARGS)
 
+## remove the virtualenvs, build outputs, test scratch and make dev's saved data
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) .ministack .pytest_cache .hypothesis build
+	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) .ministack .tmp .pytest_cache .hypothesis build

@@ -14,13 +14,14 @@ from urllib.parse import urlparse, urlsplit
 import boto3
 import pytest
 
-from scripts.dev import copy_project, start_dev_server, stop_dev_server
+from scripts.dev import start_dev_server, stop_dev_server
 from scripts.local_stack import (
+    LOCAL_TABLE,
     ROOT,
     dynamodb_client,
+    endpoint_url,
     free_port,
     local_client,
-    stage_environment,
     start_ministack,
     stop_ministack,
     wait_until_ready,
@@ -40,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("e2e")
     group.addoption("--base-url", help="run the HTTP contract against this running API, up to its stage "
                                        "(https://<id>.execute-api.<region>.amazonaws.com/api, or "
-                                       "http://127.0.0.1:8000 for `make dev`), instead of the targets e2e starts")
+                                       "http://127.0.0.1:5000 for `make dev`), instead of the targets e2e starts")
     group.addoption("--table-name", help="with --base-url: the API's table, read with your AWS settings "
                                          "(AWS_ENDPOINT_URL_DYNAMODB for `make dev`) to check what was stored")
 
@@ -182,15 +183,14 @@ def _time_calls(base_url: str) -> None:
 
 @pytest.fixture(scope="session")
 def chalice_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    """`make dev` in a copy of the project on free ports, with throwaway state."""
+    """`make dev` on free ports, with throwaway data."""
     work = tmp_path_factory.mktemp("chalice-local")
-    project = copy_project(dest=work / "project", ministack_port=free_port())
-    port = free_port()
-    server = start_dev_server(project_dir=project, port=port, log_path=work / "dev.log", state_dir=work / "state")
+    port, dynamodb_port = free_port(), free_port()
+    server = start_dev_server(port=port, dynamodb_port=dynamodb_port, data_dir=work / "data",
+                              log_path=work / "dev.log")
     try:
-        env = stage_environment("local", project_dir=project)
         yield Target(name="chalice-local", base_url=f"http://127.0.0.1:{port}", location_prefix="",
-                     dynamodb=dynamodb_client(env["AWS_ENDPOINT_URL_DYNAMODB"]), table=env["TABLE_NAME"],
+                     dynamodb=dynamodb_client(endpoint_url(dynamodb_port)), table=LOCAL_TABLE,
                      gateway_responses=False)
     finally:
         stop_dev_server(server)

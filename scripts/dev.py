@@ -1,8 +1,9 @@
-"""`make dev`: ministack on loopback, the table created and seeded, then `chalice local --stage local`."""
+"""`make dev`: ministack on loopback, the table created and seeded, then `chalice local --stage local`.
+
+SIGINT or SIGTERM, once or repeatedly, to this script or to its whole process group (make's included), stops
+both servers: the signal handler only records the request, and the shutdown below always runs to its end."""
 import argparse
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -10,24 +11,65 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
 from scripts.local_stack import (
-    LOCAL_LOG,
-    LOCAL_STATE_DIR,
+    LOCAL_DIR,
+    LOCAL_TABLE,
     ROOT,
+    LocalServerError,
+    answers_as_ministack,
+    dynamodb_port,
+    endpoint_url,
+    local_environment,
+    next_free_port,
     port_in_use,
-    stage_environment,
     start_ministack,
     stop_ministack,
     wait_until_ready,
 )
 from scripts.seed import seed_table
 
+DEFAULT_PORT = 5000  # the port the portal's React frontend and Typing Tutor call
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-def _wait_for_http(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
+
+class StopRequest:
+    """The signal handler: it only records the request. No lock (a handler can run again inside itself, when a
+    second signal arrives, and deadlock on one) and no exception (it would cut a shutdown step short)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, *_: object) -> None:
+        self.requested = True
+
+    def __bool__(self) -> bool:
+        return self.requested
+
+
+def port_taken_message(*, port: int, dynamodb: bool) -> str:
+    """Why `make dev` cannot start on a taken port, and the variable that moves it."""
+    if dynamodb:
+        if answers_as_ministack(port):
+            holder = "a ministack already answers there: is another `make dev` running? Stop it, or"
+        else:
+            holder = "another program holds it (LocalStack listens there too):"
+        return (f"port {port}, which `make dev` wants for its local DynamoDB server (ministack), is in use on "
+                f"127.0.0.1; {holder} run `DYNAMODB_PORT={next_free_port(port)} make dev` to use another port")
+    airplay = " (on macOS, often the AirPlay Receiver: System Settings > General > AirDrop & Handoff)" \
+        if port == DEFAULT_PORT else ""
+    return (f"port {port}, which `make dev` wants for the API (chalice local), is in use on 127.0.0.1 by another "
+            f"program{airplay}; run `PORT={next_free_port(port)} make dev` to use another port (the portal's "
+            f"frontend and Typing Tutor call port {DEFAULT_PORT})")
+
+
+def wait_for_http(port: int, process: subprocess.Popen, stop: StopRequest | None = None,
+                  timeout: float = 60.0) -> None:
+    """Wait until chalice local answers HTTP on the port, or a stop is requested."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and not stop:
+        if process.poll() is not None:
+            raise LocalServerError(f"chalice local exited with code {process.returncode} before it was ready")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
             return
@@ -35,17 +77,33 @@ def _wait_for_http(port: int, process: subprocess.Popen, timeout: float = 60.0) 
             return  # any HTTP answer means chalice local is serving
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"chalice local did not answer on port {port}")
+    if not stop:
+        raise LocalServerError(f"chalice local did not answer on port {port} within {timeout:.0f} s")
 
 
-def _local_aws_environment() -> dict[str, str]:
-    """The caller's environment without its AWS identity: placeholders that ministack accepts instead."""
+def _local_aws_environment(*, dynamodb_port: int, table: str) -> dict[str, str]:
+    """The caller's environment without its AWS identity (placeholders that ministack accepts instead), pointed at
+    the local DynamoDB server and table."""
     env = {name: value for name, value in os.environ.items()
-           if name not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
-    return {**env, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+           if name not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN") and
+           not name.startswith("AWS_ENDPOINT_URL")}
+    return {**env, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            **local_environment(dynamodb_port=dynamodb_port, table=table)}
 
 
-def _stop_chalice(process: subprocess.Popen) -> None:
+def start_chalice_local(*, port: int, dynamodb_port: int, table: str) -> subprocess.Popen:
+    """`chalice local --stage local` on 127.0.0.1:port, against the given local DynamoDB server and table."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "scripts.chalice_local", "local", "--stage", "local",
+         "--host", "127.0.0.1", "--port", str(port),
+         # Chalice's reloader either polls every file under the project (.venv included) each second
+         # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.
+         "--no-autoreload"],
+        cwd=ROOT, start_new_session=True, stdin=subprocess.DEVNULL,
+        env=_local_aws_environment(dynamodb_port=dynamodb_port, table=table))
+
+
+def stop_chalice_local(process: subprocess.Popen) -> None:
     # Signal chalice local's whole process group (its pgid is its PID), so nothing it started outlives it.
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -56,49 +114,76 @@ def _stop_chalice(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def copy_project(*, dest: Path, ministack_port: int) -> Path:
-    """Copy the project (sharing its ministack virtualenv) with the local stage on another ministack port.
-
-    For tests: `make dev` in the copy leaves a running `make dev` and its state untouched."""
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
-        ".venv", ".venv-ministack", ".venv-deploy", ".ministack", ".git", "__pycache__", ".pytest_cache",
-        ".hypothesis", "tests", "e2e", "build"))
-    (dest / ".venv-ministack").symlink_to(ROOT / ".venv-ministack")
-    config_path = dest / ".chalice" / "config.json"
-    config = json.loads(config_path.read_text())
-    config["stages"]["local"]["environment_variables"]["AWS_ENDPOINT_URL_DYNAMODB"] = \
-        f"http://127.0.0.1:{ministack_port}"
-    config_path.write_text(json.dumps(config))
-    return dest
+def _say(message: str, *, error: bool = False) -> None:
+    """Print a line; a terminal that has gone away (SIGHUP) must not cut the shutdown short."""
+    try:
+        print(message, file=sys.stderr if error else sys.stdout, flush=True)
+    except OSError:
+        pass
 
 
-def start_dev_server(*, project_dir: Path, port: int, log_path: Path, state_dir: Path | None = None,
+def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> int:
+    """Start ministack and chalice local, serve until a stop is requested or chalice local exits, then stop both."""
+    started = time.monotonic()
+    for taken, dynamodb in ((dynamodb_port, True), (port, False)):
+        if port_in_use(taken):
+            raise LocalServerError(port_taken_message(port=taken, dynamodb=dynamodb))
+    log_path = data_dir / "ministack.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ministack = start_ministack(port=dynamodb_port, log_path=log_path, state_dir=data_dir / "state")
+    chalice = None
+    try:
+        wait_until_ready(port=dynamodb_port, process=ministack, stop=stop)
+        if stop:
+            return 0
+        _say(f"ministack on {endpoint_url(dynamodb_port)} (state in {data_dir / 'state'}, log in {log_path})")
+        _say(seed_table(endpoint=endpoint_url(dynamodb_port), table_name=LOCAL_TABLE))
+        chalice = start_chalice_local(port=port, dynamodb_port=dynamodb_port, table=LOCAL_TABLE)
+        wait_for_http(port, chalice, stop)
+        if stop:
+            return 0
+        _say(f"ready in {time.monotonic() - started:.1f} s: http://127.0.0.1:{port} (also http://localhost:{port}),"
+             " e.g. POST /study_sessions. Ctrl-C stops everything.")
+        while not stop:
+            if chalice.poll() is not None:
+                raise LocalServerError(f"chalice local exited with code {chalice.returncode}")
+            time.sleep(0.2)
+        return 0
+    finally:
+        if chalice is not None:
+            stop_chalice_local(chalice)
+        stop_ministack(ministack)
+        _say("stopped chalice local and ministack")
+
+
+def start_dev_server(*, port: int, dynamodb_port: int, data_dir: Path, log_path: Path,
                      timeout: float = 90.0) -> subprocess.Popen:
-    """Run this script in the background for project_dir, its output to log_path; return once it is ready."""
-    command = [sys.executable, "-m", "scripts.dev", "--port", str(port)]
-    if state_dir is not None:
-        command += ["--state-dir", str(state_dir)]
+    """`make dev` in the background, in a session of its own (its pgid is make's PID), on the given ports and data
+    folder, its output to log_path; return once it is ready. For tests: a running `make dev` stays untouched."""
+    command = ["make", "--no-print-directory", "-C", str(ROOT), "dev", f"PORT={port}",
+               f"DYNAMODB_PORT={dynamodb_port}", f"ARGS=--data-dir {data_dir}"]
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     # A file, not a pipe: a pipe nobody reads fills up with access-log lines and then blocks the server.
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=project_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+    with open(log_path, "ab") as log:
+        offset = log.tell()  # a restart appends to the same log: look for "ready" only in its own lines
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        if any(line.startswith("ready in") for line in log_path.read_text(errors="replace").splitlines()):
+        if b"ready in" in log_path.read_bytes()[offset:]:
             return process
         time.sleep(0.1)
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        process.wait(timeout=60)
     raise RuntimeError("make dev did not become ready:\n" + log_path.read_text(errors="replace"))
 
 
-def stop_dev_server(process: subprocess.Popen) -> None:
-    """Ctrl-C, as a developer would press it, and wait for everything to stop."""
-    process.send_signal(signal.SIGINT)
+def stop_dev_server(process: subprocess.Popen, *, timeout: float = 60.0) -> None:
+    """Ctrl-C, as a terminal delivers it (to the whole process group), and wait for everything to stop."""
+    os.killpg(process.pid, signal.SIGINT)
     try:
-        process.wait(timeout=60)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
@@ -106,47 +191,21 @@ def stop_dev_server(process: subprocess.Popen) -> None:
 
 
 def main() -> int:
+    # First of all: from here on a stop signal only sets this flag, so no step of the shutdown can be cut short
+    # (make forwards a SIGTERM to us a second time, and a terminal's Ctrl-C may come twice).
+    stop = StopRequest()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--state-dir", type=Path, default=LOCAL_STATE_DIR,
-                        help="where ministack saves the tables between runs")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    parser.add_argument("--data-dir", type=Path, default=LOCAL_DIR,
+                        help="ministack's saved state (kept across restarts), log and temporary files")
     args = parser.parse_args()
-    started = time.monotonic()
-    env = stage_environment("local")
-    ministack_port = urlparse(env["AWS_ENDPOINT_URL_DYNAMODB"]).port
-    for port, what in ((ministack_port, "ministack"), (args.port, "chalice local")):
-        if port_in_use(port):
-            print(f"port {port} (for {what}) is in use on 127.0.0.1: is another `make dev` running?",
-                  file=sys.stderr)
-            return 1
-    # Ctrl-C and SIGTERM both unwind through the finally below, so both servers stop cleanly. SIGINT is set
-    # explicitly because a shell starting us in the background hands it down ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    ministack = start_ministack(port=ministack_port, log_path=LOCAL_LOG, state_dir=args.state_dir)
-    chalice = None
     try:
-        wait_until_ready(port=ministack_port, process=ministack)
-        print(f"ministack on http://127.0.0.1:{ministack_port} (state in {args.state_dir}, log in {LOCAL_LOG})")
-        print(seed_table(endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], table_name=env["TABLE_NAME"]))
-        chalice = subprocess.Popen(
-            [sys.executable, "-m", "scripts.chalice_local", "local", "--stage", "local",
-             "--host", "127.0.0.1", "--port", str(args.port),
-             # Chalice's reloader either polls every file under the project (.venv included) each second
-             # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.
-             "--no-autoreload"],
-            cwd=ROOT, start_new_session=True, env=_local_aws_environment())
-        _wait_for_http(args.port, chalice)
-        print(f"ready in {time.monotonic() - started:.1f} s: http://127.0.0.1:{args.port}/study_sessions"
-              " (Ctrl-C stops everything)", flush=True)
-        return chalice.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if chalice is not None:
-            _stop_chalice(chalice)
-        stop_ministack(ministack)
-        print("stopped chalice local and ministack", flush=True)
+        return run(port=args.port, dynamodb_port=dynamodb_port(), data_dir=args.data_dir.resolve(), stop=stop)
+    except LocalServerError as exc:
+        _say(f"make dev: {exc}", error=True)
+        return 1
 
 
 if __name__ == "__main__":

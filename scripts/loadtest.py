@@ -1,16 +1,15 @@
 """`make loadtest`: concurrent creates, resends and same-key bursts against `make dev` over loopback HTTP,
 then an audit of the table: exactly the sessions answered 201, unique ids, no duplicate, loss, orphan or partial item.
 
-Targets http://127.0.0.1:PORT if something answers there; otherwise starts `make dev` itself (with throwaway
-ministack state) and stops it afterwards. Bounded: a fixed number of requests, a 10 s timeout on each, and a
-deadline for the whole run."""
+It never touches `make dev`'s data: it runs its own `chalice local` on a free port, with a table of its own on
+make dev's ministack (DYNAMODB_PORT) if one is running, deleted afterwards, or else on a throwaway ministack.
+Bounded: a fixed number of requests, a 10 s timeout on each, and a deadline for the whole run."""
 import argparse
 import functools
+import shutil
 import json
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -18,15 +17,26 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.seed import GROUPS
-from scripts.dev import start_dev_server, stop_dev_server
-from scripts.local_stack import ROOT, dynamodb_client, port_in_use, stage_environment
+from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
+from scripts.local_stack import (
+    LOCAL_DIR,
+    LocalServerError,
+    answers_as_ministack,
+    dynamodb_client,
+    dynamodb_port,
+    endpoint_url,
+    free_port,
+    port_in_use,
+    start_ministack,
+    stop_ministack,
+    wait_until_ready,
+)
+from scripts.seed import seed_table
 
 SESSION_FIELDS = {"id", "group_id", "group_name", "study_activity_id", "activity_name", "created_at", "end_time",
                   "review_items_count"}
@@ -129,10 +139,10 @@ def audit(sent: list[Sent], before: dict[str, dict], after: dict[str, dict]) -> 
     }
 
 
-def run_load(*, base_url: str, endpoint_url: str, table: str, creates: int, clients: int, bursts: int,
+def run_load(*, base_url: str, endpoint: str, table: str, creates: int, clients: int, bursts: int,
              deadline_s: float = 300.0) -> dict[str, Any]:
     """Send the planned requests from `clients` threads, then audit the table; returns the figures."""
-    client = dynamodb_client(endpoint_url)
+    client = dynamodb_client(endpoint)
     before = _scan(client, table)
     run = uuid.uuid4().hex[:12]
     deadline = time.monotonic() + deadline_s
@@ -196,26 +206,49 @@ def failures(figures: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--creates", type=int, default=400, help="sessions to create (half of them resent)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
     parser.add_argument("--bursts", type=int, default=10, help="keys each sent by every client at once")
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds before sending stops")
     args = parser.parse_args()
-    env = stage_environment("local")
-    base_url = f"http://127.0.0.1:{args.port}"
-    dev = None
-    if not port_in_use(args.port):
-        print(f"nothing on {base_url}: starting make dev with throwaway state", flush=True)
-        scratch = Path(tempfile.mkdtemp(prefix="loadtest-"))
-        dev = start_dev_server(project_dir=ROOT, port=args.port, log_path=scratch / "dev.log", state_dir=scratch)
+    run = uuid.uuid4().hex[:12]
+    table = f"study-portal-loadtest-{run}"
+    scratch = LOCAL_DIR / f"loadtest-{run}"
+    ministack = chalice = None
+    seeded = False
     try:
-        assert urlparse(env["AWS_ENDPOINT_URL_DYNAMODB"]).hostname == "127.0.0.1"
-        figures = run_load(base_url=base_url, endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], table=env["TABLE_NAME"],
+        port = dynamodb_port()
+        if answers_as_ministack(port):
+            print(f"make dev's ministack answers on port {port}: loading a table of its own there, {table}, "
+                  "deleted afterwards; make dev's table is not touched", flush=True)
+        elif port_in_use(port):
+            raise LocalServerError(f"port {port} is in use on 127.0.0.1 by a program that is not ministack; "
+                                   "run `DYNAMODB_PORT=<make dev's port> make loadtest`, or stop that program")
+        else:
+            port = free_port()
+            print(f"no make dev running: loading a throwaway ministack on port {port}, removed afterwards",
+                  flush=True)
+            scratch.mkdir(parents=True)
+            ministack = start_ministack(port=port, log_path=scratch / "ministack.log")
+            wait_until_ready(port=port, process=ministack)
+        seed_table(endpoint=endpoint_url(port), table_name=table)
+        seeded = True
+        api_port = free_port()
+        chalice = start_chalice_local(port=api_port, dynamodb_port=port, table=table)
+        wait_for_http(api_port, chalice)
+        figures = run_load(base_url=f"http://127.0.0.1:{api_port}", endpoint=endpoint_url(port), table=table,
                            creates=args.creates, clients=args.clients, bursts=args.bursts, deadline_s=args.deadline)
+    except LocalServerError as exc:
+        print(f"make loadtest: {exc}", file=sys.stderr)
+        return 1
     finally:
-        if dev is not None:
-            stop_dev_server(dev)
+        if chalice is not None:
+            stop_chalice_local(chalice)
+        if ministack is not None:
+            stop_ministack(ministack)  # its whole state was the load test's table
+        elif seeded:
+            dynamodb_client(endpoint_url(port)).delete_table(TableName=table)
+        shutil.rmtree(scratch, ignore_errors=True)
     print(json.dumps(figures, indent=2))
     problems = failures(figures)
     print("\n".join(["FAILED:", *problems]) if problems else "OK: every check of the table passed")

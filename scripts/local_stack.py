@@ -1,4 +1,5 @@
-"""Start, probe and stop a ministack server on loopback; shared by `make dev`, `make seed` and the tests."""
+"""The local DynamoDB server (ministack) on loopback: its port, starting, probing and stopping it; shared by
+`make dev`, `make seed`, `make loadtest` and the tests."""
 import json
 import os
 import signal
@@ -14,8 +15,13 @@ import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
-LOCAL_STATE_DIR = ROOT / ".ministack" / "state"
-LOCAL_LOG = ROOT / ".ministack" / "ministack.log"
+LOCAL_DIR = ROOT / ".ministack"  # make dev's ministack: state/, ministack.log and tmp/ (all git-ignored)
+DEFAULT_DYNAMODB_PORT = 4566
+LOCAL_TABLE = "study-portal-local"
+
+
+class LocalServerError(Exception):
+    """A local server cannot be started or reached; the message says why and what to do, in one line."""
 
 
 def stage_environment(stage: str, *, project_dir: Path = ROOT) -> dict[str, str]:
@@ -23,6 +29,23 @@ def stage_environment(stage: str, *, project_dir: Path = ROOT) -> dict[str, str]
     config = json.loads((project_dir / ".chalice" / "config.json").read_text())
     return {**config.get("environment_variables", {}),
             **config["stages"][stage].get("environment_variables", {})}
+
+
+def dynamodb_port() -> int:
+    """The local DynamoDB server's port: DYNAMODB_PORT, or 4566."""
+    value = os.environ.get("DYNAMODB_PORT") or str(DEFAULT_DYNAMODB_PORT)
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise LocalServerError(f"DYNAMODB_PORT must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
+
+
+def endpoint_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def local_environment(*, dynamodb_port: int, table: str = LOCAL_TABLE) -> dict[str, str]:
+    """What the local stage gets beyond .chalice/config.json: its DynamoDB endpoint and table."""
+    return {"AWS_ENDPOINT_URL_DYNAMODB": endpoint_url(dynamodb_port), "TABLE_NAME": table}
 
 
 def free_port() -> int:
@@ -36,26 +59,46 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def local_client(service: str, endpoint_url: str) -> Any:
+def next_free_port(port: int) -> int:
+    """The first port above `port` that nothing listens on, to suggest in a message."""
+    return next(candidate for candidate in range(port + 1, min(port + 200, 65535)) if not port_in_use(candidate))
+
+
+def answers_as_ministack(port: int, *, timeout: float = 1.0) -> bool:
+    """Whether a ministack with DynamoDB answers its health check on the port (LocalStack and others do not)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint_url(port)}/_ministack/health", timeout=timeout) as response:
+            health = json.loads(response.read())
+    except (OSError, ValueError):  # refused, reset, timed out, an HTTP error status, or not JSON
+        return False
+    return isinstance(health, dict) and isinstance(health.get("services"), dict) and \
+        "dynamodb" in health["services"] and "edition" in health
+
+
+def local_client(service: str, endpoint: str) -> Any:
     """A client of one service of the local server, with ministack's root credentials (checked under AUTH=true)."""
-    return boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1",
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test")
 
 
-def dynamodb_client(endpoint_url: str) -> Any:
+def dynamodb_client(endpoint: str) -> Any:
     """A DynamoDB client for the local server."""
-    return local_client("dynamodb", endpoint_url)
+    return local_client("dynamodb", endpoint)
 
 
 def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,
                     services: str = "dynamodb", enforce_iam: bool = False) -> subprocess.Popen:
     """Start ministack on 127.0.0.1:port in its own session; persist state to state_dir if given.
 
+    Its temporary files (a PID file, Lambda code) go to a tmp/ folder beside its log, not the system's.
     With enforce_iam, ministack checks every call against IAM (AUTH=true), a Lambda's calls against its role."""
+    scratch = log_path.parent / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
     env = {
         # A clean environment: nothing of the caller's AWS settings leaks into the emulator.
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
+        "TMPDIR": str(scratch),
         "BIND_HOST": "127.0.0.1",
         "IOT_MTLS_ENABLED": "0",
         "SFTP_ENABLED": "0",
@@ -68,25 +111,26 @@ def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
         env.update(PERSIST_STATE="1", STATE_DIR=str(state_dir))
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen([str(MINISTACK)], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_until_ready(*, port: int, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    """Poll ministack's health endpoint until it answers, the process dies, or the timeout passes."""
+def wait_until_ready(*, port: int, process: subprocess.Popen | None = None, timeout: float = 30.0,
+                     stop: object = False) -> None:
+    """Poll ministack's health endpoint until it answers; return early once `stop` is true (make dev's request).
+
+    Raises LocalServerError if the process dies first or the timeout passes."""
     deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{port}/_ministack/health"
     while time.monotonic() < deadline:
+        if stop:
+            return
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"ministack exited with code {process.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.1)
-    raise TimeoutError(f"ministack did not answer on port {port} within {timeout} s")
+            raise LocalServerError(f"ministack exited with code {process.returncode} before it was ready")
+        if answers_as_ministack(port):
+            return
+        time.sleep(0.1)
+    raise LocalServerError(f"ministack did not answer on port {port} within {timeout:.0f} s")
 
 
 def stop_ministack(process: subprocess.Popen, *, timeout: float = 20.0) -> None:

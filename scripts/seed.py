@@ -1,30 +1,34 @@
-"""`make seed`: create the local table if missing and load the seed data, idempotently.
+"""`make seed`: create the local table if missing and load the seed data, idempotently (starting the local
+DynamoDB server for the purpose if `make dev` is not running).
 `make seed-stack`: load the seed data into a deployed stack's table, with the caller's AWS settings."""
 import argparse
 import sys
 import time
-from urllib.parse import urlparse
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import load_seed
 from chalicelib.table import create_table_if_missing
 from scripts.local_stack import (
-    LOCAL_LOG,
-    LOCAL_STATE_DIR,
+    LOCAL_DIR,
+    LOCAL_TABLE,
+    LocalServerError,
+    answers_as_ministack,
     dynamodb_client,
+    dynamodb_port,
+    endpoint_url,
     port_in_use,
-    stage_environment,
     start_ministack,
     stop_ministack,
     wait_until_ready,
 )
 
 
-def seed_table(*, endpoint_url: str, table_name: str) -> str:
+def seed_table(*, endpoint: str, table_name: str) -> str:
     """Create the table if missing, write the seed items, and say what was done."""
-    client = dynamodb_client(endpoint_url)
+    client = dynamodb_client(endpoint)
     created = create_table_if_missing(client, table_name=table_name)
     written = load_seed(StudyRepository(client=client, table_name=table_name))
     return f"table {table_name} {'created' if created else 'already there'}; {written} seed items written"
@@ -38,28 +42,37 @@ def seed_stack(*, stack: str) -> str:
     return f"table {table} of stack {stack}: {written} seed items written"
 
 
+def seed_local() -> str:
+    """Seed the local table, on the running `make dev`'s ministack or on one started for the purpose."""
+    port = dynamodb_port()
+    server = None
+    if port_in_use(port):
+        if not answers_as_ministack(port):
+            raise LocalServerError(f"port {port} is in use on 127.0.0.1 by a program that is not ministack "
+                                   f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> make seed`")
+    else:
+        LOCAL_DIR.mkdir(exist_ok=True)
+        server = start_ministack(port=port, log_path=LOCAL_DIR / "ministack.log", state_dir=LOCAL_DIR / "state")
+    try:
+        wait_until_ready(port=port, process=server)
+        started = time.monotonic()
+        return f"{seed_table(endpoint=endpoint_url(port), table_name=LOCAL_TABLE)} ({time.monotonic() - started:.2f} s)"
+    finally:
+        if server is not None:
+            stop_ministack(server)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stack", help="seed this deployed stack's table instead of the local one")
     args = parser.parse_args()
-    if args.stack:
-        print(seed_stack(stack=args.stack))
-        return 0
-    env = stage_environment("local")
-    endpoint_url = env["AWS_ENDPOINT_URL_DYNAMODB"]
-    port = urlparse(endpoint_url).port
-    server = None
-    if not port_in_use(port):
-        # Nothing is serving the local stage: start ministack just for the seed, on the same state.
-        server = start_ministack(port=port, log_path=LOCAL_LOG, state_dir=LOCAL_STATE_DIR)
+    command = "make seed-stack" if args.stack else "make seed"
     try:
-        wait_until_ready(port=port, process=server)
-        started = time.monotonic()
-        print(seed_table(endpoint_url=endpoint_url, table_name=env["TABLE_NAME"]),
-              f"({time.monotonic() - started:.2f} s)")
-    finally:
-        if server is not None:
-            stop_ministack(server)
+        print(seed_stack(stack=args.stack) if args.stack else seed_local())
+    except (LocalServerError, BotoCoreError, ClientError) as exc:
+        # Missing credentials or region, an unknown stack, access denied: botocore's own one-line message.
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,6 +2,8 @@
 import io
 import json
 import logging
+import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +19,6 @@ from chalicelib.logs import JsonFormatter
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import load_seed
 from chalicelib.table import create_table_if_missing
-from scripts.dev import copy_project
 from scripts.local_stack import ROOT, free_port, stage_environment, start_ministack, stop_ministack, wait_until_ready
 
 STAGE = "dev"
@@ -130,11 +131,30 @@ def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line for line in lines if line["message"] == "request"]
 
 
+@dataclass(frozen=True)
+class DevPlace:
+    """Where a test's `make dev` runs: free ports and a data folder of its own, so a running `make dev` and its
+    data stay untouched."""
+    port: int
+    dynamodb_port: int
+    data_dir: Path
+    log_path: Path
+
+
 @pytest.fixture
-def dev_project(tmp_path: Path) -> tuple[Path, int]:
-    """A copy of the project whose local stage uses a free ministack port, so a running `make dev` is untouched."""
-    ministack_port = free_port()
-    return copy_project(dest=tmp_path / "project", ministack_port=ministack_port), ministack_port
+def dev_place(tmp_path: Path) -> DevPlace:
+    return DevPlace(port=free_port(), dynamodb_port=free_port(), data_dir=tmp_path / "data",
+                    log_path=tmp_path / "dev.log")
+
+
+@pytest.fixture
+def silent_server() -> Any:
+    """A loopback TCP port that accepts connections and never answers: a hanging DynamoDB, or a port some other
+    program holds."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
 
 
 def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:

@@ -3,9 +3,18 @@ import json
 import subprocess
 import sys
 
-
 import app as app_module
-from scripts.local_stack import ROOT, stage_environment
+import pytest
+
+from scripts.local_stack import (
+    DEFAULT_DYNAMODB_PORT,
+    LOCAL_TABLE,
+    ROOT,
+    LocalServerError,
+    dynamodb_port,
+    local_environment,
+    stage_environment,
+)
 
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 DEPLOYED_STAGES = ["dev", "prod"]
@@ -15,14 +24,32 @@ API_GATEWAY_TIMEOUT = 29
 
 def test_stages_dev_prod_and_local_each_name_their_own_table():
     assert set(CONFIG["stages"]) == {"dev", "prod", "local"}
-    names = [stage_environment(stage)["TABLE_NAME"] for stage in ("dev", "prod", "local")]
+    names = [stage_environment(stage)["TABLE_NAME"] for stage in DEPLOYED_STAGES] + [LOCAL_TABLE]
     assert len(set(names)) == 3
 
 
-def test_only_the_local_stage_points_boto3_at_a_local_endpoint():
-    assert stage_environment("local")["AWS_ENDPOINT_URL_DYNAMODB"].startswith("http://127.0.0.1:")
-    for stage in DEPLOYED_STAGES:
+def test_no_stage_names_an_endpoint_make_dev_gives_the_local_stage_dynamodb_ports():
+    for stage in CONFIG["stages"]:
         assert not any(name.startswith("AWS_ENDPOINT_URL") for name in stage_environment(stage))
+    assert "TABLE_NAME" not in stage_environment("local")
+    assert local_environment(dynamodb_port=4600) == {"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4600",
+                                                     "TABLE_NAME": LOCAL_TABLE}
+
+
+@pytest.mark.parametrize("value, port", [(None, DEFAULT_DYNAMODB_PORT), ("", DEFAULT_DYNAMODB_PORT), ("4600", 4600)])
+def test_dynamodb_port_comes_from_the_environment_or_defaults_to_4566(monkeypatch, value, port):
+    if value is None:
+        monkeypatch.delenv("DYNAMODB_PORT", raising=False)
+    else:
+        monkeypatch.setenv("DYNAMODB_PORT", value)
+    assert dynamodb_port() == port
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "65536", "-1", "45 66"])
+def test_a_malformed_dynamodb_port_is_refused_in_one_line(monkeypatch, value):
+    monkeypatch.setenv("DYNAMODB_PORT", value)
+    with pytest.raises(LocalServerError, match="DYNAMODB_PORT must be a port number"):
+        dynamodb_port()
 
 
 def test_the_worst_case_of_dynamodb_timeouts_and_retries_ends_well_before_the_lambda_timeout():

@@ -1,6 +1,5 @@
 """DynamoDB faults, injected at the botocore layer: throttling, cancelled transactions, timeouts, crashes."""
 import json
-import socket
 
 import pytest
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
@@ -151,15 +150,6 @@ def app_against(monkeypatch):
     return make
 
 
-@pytest.fixture
-def silent_server():
-    """A loopback TCP port that accepts connections and never answers: DynamoDB hanging."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(16)
-        yield server.getsockname()[1]
-
-
 def test_a_dynamodb_that_accepts_but_never_answers_returns_503_after_the_read_timeouts(
         app_against, silent_server, dynamodb_sends, app_log):
     with app_against(f"http://127.0.0.1:{silent_server}") as client:
@@ -202,6 +192,7 @@ def test_an_internal_error_returns_a_generic_500_and_logs_the_traceback_with_the
 def test_debug_is_off_in_every_stage_so_a_forced_error_answers_the_generic_500(stage, botocore_events, app_log,
                                                                               monkeypatch):
     monkeypatch.setattr(app_module, "_repository", None)
+    monkeypatch.setenv("TABLE_NAME", "any")  # the local stage's comes from make dev, not config.json
 
     def explode(**_):
         raise RuntimeError("secret-internal-detail")

@@ -1,26 +1,68 @@
-"""A small run of `make loadtest` against `make dev` (ministack + chalice local on free loopback ports), and the
-audit it relies on, shown to catch each fault it names."""
+"""`make loadtest` in small runs: against a running `make dev` (its data untouched) and on its own, and the audit
+it relies on, shown to catch each fault it names."""
+import json
+import os
+import subprocess
+
 from scripts.dev import start_dev_server, stop_dev_server
-from scripts.loadtest import GROUP_NAMES, Sent, audit, failures, run_load
-from scripts.local_stack import free_port, stage_environment
+from scripts.loadtest import GROUP_NAMES, Sent, audit, failures
+from scripts.local_stack import LOCAL_DIR, LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url, free_port, port_in_use
+from conftest import scan_items
+
+SMALL_RUN = "--creates 60 --clients 10 --bursts 2"
 
 
-def test_concurrent_creates_resends_and_bursts_leave_exactly_the_sessions_answered_201(dev_project, tmp_path):
-    project_dir, ministack_port = dev_project
-    port = free_port()
-    dev = start_dev_server(project_dir=project_dir, port=port, log_path=tmp_path / "dev.log")
-    try:
-        figures = run_load(base_url=f"http://127.0.0.1:{port}", endpoint_url=f"http://127.0.0.1:{ministack_port}",
-                           table=stage_environment("local", project_dir=project_dir)["TABLE_NAME"],
-                           creates=60, clients=10, bursts=2, deadline_s=120)
-    finally:
-        stop_dev_server(dev)
+def make_loadtest(dynamodb_port: int) -> tuple[str, dict]:
+    """A small `make loadtest` run; its output and the figures it printed."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+    result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "loadtest",
+                             f"DYNAMODB_PORT={dynamodb_port}", f"ARGS={SMALL_RUN}"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    figures = json.loads("\n".join(lines[lines.index("{"):lines.index("}") + 1]))
+    return result.stdout, figures
+
+
+def assert_small_run_clean(figures: dict) -> None:
     assert failures(figures) == [], figures
     # 60 creates (30 with a key, resent once or twice), 6 keys reused for another body, 6 bad requests,
     # and 2 bursts of 10 clients.
     assert figures["requests"] == figures["planned_requests"] == 60 + 45 + 6 + 6 + 20
     assert figures["sessions_created"] == 60 + 2 and figures["key_records"] == 30 + 2
-    assert figures["statuses"].get(201, 0) + figures["statuses"].get(409, 0) == 60 + 45 + 20
+    assert figures["statuses"].get("201", 0) + figures["statuses"].get("409", 0) == 60 + 45 + 20  # keys: JSON
+
+
+def leftovers() -> list[str]:
+    return [path.name for path in LOCAL_DIR.glob("loadtest-*")]
+
+
+def test_loadtest_against_a_running_make_dev_uses_a_table_of_its_own_and_leaves_make_devs_data_alone(dev_place):
+    before_folders = leftovers()
+    dev = start_dev_server(port=dev_place.port, dynamodb_port=dev_place.dynamodb_port, data_dir=dev_place.data_dir,
+                           log_path=dev_place.log_path)
+    try:
+        client = dynamodb_client(endpoint_url(dev_place.dynamodb_port))
+        developers_data = scan_items(client, LOCAL_TABLE)
+        output, figures = make_loadtest(dev_place.dynamodb_port)
+        assert "a table of its own" in output and "make dev's table is not touched" in output
+        assert_small_run_clean(figures)
+        assert scan_items(client, LOCAL_TABLE) == developers_data
+        assert client.list_tables()["TableNames"] == [LOCAL_TABLE]  # its own table is gone
+    finally:
+        stop_dev_server(dev)
+    assert leftovers() == before_folders
+
+
+def test_loadtest_with_no_make_dev_runs_on_a_throwaway_ministack_and_removes_it():
+    before_folders = leftovers()
+    nothing_there = free_port()
+    output, figures = make_loadtest(nothing_there)
+    assert "throwaway ministack" in output
+    assert_small_run_clean(figures)
+    used = int(output.split("throwaway ministack on port ")[1].split(",")[0])
+    assert not port_in_use(used) and not port_in_use(nothing_there)
+    assert leftovers() == before_folders
 
 
 def session(session_id: int, group_id: int = 1) -> dict:
