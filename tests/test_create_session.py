@@ -266,8 +266,9 @@ def test_responses_to_another_origin_carry_no_cors_grant(post_session):
 @pytest.mark.parametrize("stage, origin, allowed", [
     ("dev", PORTAL_ORIGIN, True),
     ("local", PORTAL_ORIGIN, True),
-    ("prod", PORTAL_ORIGIN, False),
-    ("prod", "https://portal.example.com", True),
+    ("local", "http://localhost:8080", True),  # the Typing Tutor
+    ("prod", PORTAL_ORIGIN, False),  # prod's origins come only from the deployment (CorsAllowOrigins)
+    ("prod", "https://portal.example.com", False),
 ])
 def test_allowed_origins_are_configured_per_stage(stage, origin, allowed):
     with Client(app_module.app, stage_name=stage, project_dir=str(ROOT)) as client:

@@ -1,5 +1,10 @@
-"""The packaged template of each deployed stage (`make package`): table, role, log group, API stage and errors."""
+"""The packaged template of each deployed stage (`make package`): table, role, log group, API stage and errors,
+and the code zip."""
+import compileall
+import re
 import subprocess
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -7,6 +12,7 @@ import yaml
 
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
 from conftest import STAGE
+from scripts.deploy import DeployError, parameters
 from scripts.local_stack import ROOT, stage_environment
 
 DEPLOYED_STAGES = ["dev", "prod"]
@@ -20,16 +26,44 @@ TABLE_ARN = {"Fn::GetAtt": ["StudyTable", "Arn"]}
 
 
 @pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """`make package` for each deployed stage, as the deploy runs it; the SAM templates it wrote."""
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    """`make package` for each deployed stage, as the deploy runs it: its build folder and what it printed."""
+    # What any local run leaves: compiled files beside the code, which must not reach the zip.
+    compileall.compile_dir(ROOT / "chalicelib", quiet=1)
+    assert list((ROOT / "chalicelib" / "__pycache__").glob("*.pyc"))
     packaged = {}
     for stage in DEPLOYED_STAGES:
         build = tmp_path_factory.mktemp(f"package-{stage}") / "build"
-        subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "package", f"STAGE={stage}",
-                        f"BUILD={build}"], check=True, capture_output=True)
-        assert (build / "deployment.zip").is_file()
-        packaged[stage] = yaml.safe_load((build / "sam.yaml").read_text())
+        result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "package", f"STAGE={stage}",
+                                 f"BUILD={build}"], check=True, capture_output=True, text=True)
+        packaged[stage] = build, result.stdout + result.stderr
     return packaged
+
+
+@pytest.fixture(scope="session")
+def templates(packages: dict[str, tuple[Path, str]]) -> dict[str, dict[str, Any]]:
+    """The SAM template `make package` wrote for each deployed stage."""
+    return {stage: yaml.safe_load((build / "sam.yaml").read_text()) for stage, (build, _) in packages.items()}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_zip_holds_the_app_and_chalicelib_sources_and_no_compiled_files(packages, stage):
+    build, _ = packages[stage]
+    with zipfile.ZipFile(build / "deployment.zip") as archive:
+        names = archive.namelist()
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    sources = {f"chalicelib/{path.name}" for path in (ROOT / "chalicelib").glob("*.py")}
+    assert sources | {"app.py"} <= set(names)
+    assert not any(name.startswith(("boto3/", "botocore/")) for name in names)
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_make_package_says_what_it_wrote_in_one_line(packages, stage):
+    build, output = packages[stage]
+    size_kb = (build / "deployment.zip").stat().st_size / 1024
+    assert re.fullmatch(rf"make package: {re.escape(str(build))}/sam.yaml and deployment.zip \((\d+) KB, \d+ files\) "
+                        rf"for stage {stage}\n", output)
+    assert abs(int(re.search(r"\((\d+) KB", output).group(1)) - size_kb) < 1
 
 
 def resource(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -42,10 +76,15 @@ def role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_the_function_takes_its_table_name_from_the_table_resource_and_cors_from_the_stage(templates, stage):
+def test_the_function_takes_its_table_from_the_table_resource_and_its_origins_from_a_required_parameter(
+        templates, stage):
     variables = resource(templates[stage], "APIHandler")["Properties"]["Environment"]["Variables"]
-    assert variables == {"TABLE_NAME": {"Ref": "StudyTable"},
-                         "CORS_ALLOW_ORIGINS": stage_environment(stage)["CORS_ALLOW_ORIGINS"]}
+    assert variables == {"TABLE_NAME": {"Ref": "StudyTable"}, "CORS_ALLOW_ORIGINS": {"Ref": "CorsAllowOrigins"}}
+    parameter = templates[stage]["Parameters"]["CorsAllowOrigins"]
+    assert "Default" not in parameter  # a deployment must name its origins; no placeholder ships
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("https://portal.example.org") and pattern.fullmatch("http://localhost:5173,http://a:8080")
+    assert not pattern.fullmatch("") and not pattern.fullmatch("portal.example.org")
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
@@ -134,3 +173,13 @@ def test_a_create_calls_only_operations_the_role_grants(templates, post_session,
     [dynamodb] = [s for s in role_statements(templates[STAGE]) if "dynamodb:PutItem" in s["Action"]]
     assert dynamodb_calls and all(ACTIONS_FOR_OPERATION[operation] <= set(dynamodb["Action"])
                                   for operation in dynamodb_calls)
+
+
+def test_make_deploy_gives_the_dev_stage_the_portals_local_origins_and_prod_only_what_it_is_told():
+    assert parameters(stage="dev", cors_origin="") == \
+        f"Stage=dev CorsAllowOrigins={stage_environment('dev')['CORS_ALLOW_ORIGINS']}"
+    assert parameters(stage="prod", cors_origin="https://a.example.org, https://b.example.org") == \
+        "Stage=prod CorsAllowOrigins=https://a.example.org,https://b.example.org"
+    for refused in ("", "*", "http://a.example.org"):
+        with pytest.raises(DeployError, match="STAGE=prod needs CORS_ORIGIN=https://"):
+            parameters(stage="prod", cors_origin=refused)

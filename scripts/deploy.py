@@ -1,0 +1,86 @@
+"""Deployment helpers for the Makefile.
+
+`package`: `chalice package` of a clean copy of the app (no __pycache__, no local build caches), merged with
+infra/template.yaml, reporting one line. `parameters`: the stack parameters `make deploy` passes, refusing a prod
+deploy without explicit https origins for CORS."""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from scripts.local_stack import ROOT, stage_environment
+
+APP_FILES = ("app.py", "requirements.txt", "chalicelib", ".chalice/config.json")
+CHALICE = Path(sys.executable).parent / "chalice"
+
+
+class DeployError(Exception):
+    """The deployment cannot go ahead; the message says why, in one line."""
+
+
+def package(*, stage: str, build: Path) -> str:
+    """Write build/sam.yaml and build/deployment.zip for the stage; say what was written."""
+    shutil.rmtree(build, ignore_errors=True)
+    build.parent.mkdir(parents=True, exist_ok=True)
+    # The clean copy lives beside the output (under the ignored build folder), not in the system temp folder.
+    with tempfile.TemporaryDirectory(prefix=f".{build.name}-src-", dir=build.parent) as source:
+        for name in APP_FILES:
+            origin, copy = ROOT / name, Path(source) / name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            if origin.is_dir():
+                shutil.copytree(origin, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(origin, copy)
+        result = subprocess.run(
+            [str(CHALICE), "--project-dir", source, "package", "--stage", stage,
+             "--merge-template", str(ROOT / "infra" / "template.yaml"), str(build.resolve())],
+            capture_output=True, text=True, env={"AWS_DEFAULT_REGION": "us-east-1", **os.environ})
+    if result.returncode != 0:
+        raise DeployError(f"chalice package failed:\n{result.stdout}{result.stderr}")
+    zipped = build / "deployment.zip"
+    with zipfile.ZipFile(zipped) as archive:
+        files = len(archive.namelist())
+    return (f"make package: {build}/sam.yaml and {zipped.name} ({zipped.stat().st_size / 1024:.0f} KB, {files} files)"
+            f" for stage {stage}")
+
+
+def parameters(*, stage: str, cors_origin: str) -> str:
+    """`Key=Value` pairs for `cloudformation deploy --parameter-overrides`."""
+    origins = [origin.strip() for origin in cors_origin.split(",") if origin.strip()]
+    if stage == "prod":
+        if not origins or not all(origin.startswith("https://") for origin in origins):
+            raise DeployError("make deploy STAGE=prod needs CORS_ORIGIN=https://<the portal's origin> (comma-separated"
+                              " if several): the origins whose pages may call the API")
+    elif not origins:
+        # The dev stage grants what the tests' dev stage grants: the portal's local frontend and Typing Tutor.
+        origins = [stage_environment(stage)["CORS_ALLOW_ORIGINS"]]
+    return f"Stage={stage} CorsAllowOrigins={','.join(origins)}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    package_command = commands.add_parser("package")
+    package_command.add_argument("--stage", required=True, choices=["dev", "prod"])
+    package_command.add_argument("--build", required=True, type=Path)
+    parameters_command = commands.add_parser("parameters")
+    parameters_command.add_argument("--stage", required=True, choices=["dev", "prod"])
+    parameters_command.add_argument("--cors-origin", default="")
+    args = parser.parse_args()
+    try:
+        if args.command == "package":
+            print(package(stage=args.stage, build=args.build))
+        else:
+            print(parameters(stage=args.stage, cors_origin=args.cors_origin))
+    except DeployError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
