@@ -16,7 +16,7 @@ BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev seed seed-stack test e2e lint-template package deploy destroy loadtest clean
+.PHONY: help install local dev seed seed-stack test e2e lint-template package deploy destroy loadtest clean
 
 ## list the targets (this page)
 help:
@@ -26,6 +26,8 @@ help:
 
 ## create the virtualenvs (.venv*); the first time takes about 1.5 minutes
 install: $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed
+## create only what make dev needs: .venv and .venv-ministack (not the AWS CLI)
+local: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "installing the app's and tests' packages into $(VENV) (first run only)"
@@ -46,11 +48,11 @@ $(DEPLOY_VENV)/.installed: requirements-deploy.txt
 	touch $@
 
 ## serve the API on http://127.0.0.1:5000 (PORT=) with seeded data in ministack (DYNAMODB_PORT=, 4566)
-dev: install
+dev: local
 	@$(PY) -m scripts.dev --port $(PORT) $(ARGS)
 
 ## create the local table if missing and load the seed data (idempotent)
-seed: install
+seed: local
 	@$(PY) -m scripts.seed
 
 ## load the seed data into a deployed stack's table (needs AWS credentials)
@@ -97,7 +99,7 @@ destroy: install
 	$(AWS) cloudformation wait stack-delete-complete --stack-name $(STACK)
 
 ## ~1,000 requests from 20 clients to an API and table of its own, then an audit of the table
-loadtest: install
+loadtest: local
 	@$(PY) -m scripts.loadtest $(ARGS)
 
 ## remove the virtualenvs, build outputs, test scratch and make dev's saved data

@@ -91,16 +91,20 @@ def _local_aws_environment(*, dynamodb_port: int, table: str) -> dict[str, str]:
             **local_environment(dynamodb_port=dynamodb_port, table=table)}
 
 
-def start_chalice_local(*, port: int, dynamodb_port: int, table: str) -> subprocess.Popen:
-    """`chalice local --stage local` on 127.0.0.1:port, against the given local DynamoDB server and table."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "scripts.chalice_local", "local", "--stage", "local",
-         "--host", "127.0.0.1", "--port", str(port),
-         # Chalice's reloader either polls every file under the project (.venv included) each second
-         # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.
-         "--no-autoreload"],
-        cwd=ROOT, start_new_session=True, stdin=subprocess.DEVNULL,
-        env=_local_aws_environment(dynamodb_port=dynamodb_port, table=table))
+def start_chalice_local(*, port: int, dynamodb_port: int, table: str, log_path: Path | None = None
+                        ) -> subprocess.Popen:
+    """`chalice local --stage local` on 127.0.0.1:port, against the given local DynamoDB server and table; its
+    output to log_path if given, else to ours."""
+    with open(log_path or os.devnull, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "scripts.chalice_local", "local", "--stage", "local",
+             "--host", "127.0.0.1", "--port", str(port),
+             # Chalice's reloader either polls every file under the project (.venv included) each second
+             # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.
+             "--no-autoreload"],
+            cwd=ROOT, start_new_session=True, stdin=subprocess.DEVNULL,
+            stdout=log if log_path else None, stderr=subprocess.STDOUT if log_path else None,
+            env=_local_aws_environment(dynamodb_port=dynamodb_port, table=table))
 
 
 def stop_chalice_local(process: subprocess.Popen) -> None:

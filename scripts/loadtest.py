@@ -217,6 +217,7 @@ def main() -> int:
     ministack = chalice = None
     seeded = False
     try:
+        scratch.mkdir(parents=True)
         port = dynamodb_port()
         if answers_as_ministack(port):
             print(f"make dev's ministack answers on port {port}: loading a table of its own there, {table}, "
@@ -228,13 +229,13 @@ def main() -> int:
             port = free_port()
             print(f"no make dev running: loading a throwaway ministack on port {port}, removed afterwards",
                   flush=True)
-            scratch.mkdir(parents=True)
             ministack = start_ministack(port=port, log_path=scratch / "ministack.log")
             wait_until_ready(port=port, process=ministack)
         seed_table(endpoint=endpoint_url(port), table_name=table)
         seeded = True
         api_port = free_port()
-        chalice = start_chalice_local(port=api_port, dynamodb_port=port, table=table)
+        chalice = start_chalice_local(port=api_port, dynamodb_port=port, table=table,
+                                      log_path=scratch / "chalice-local.log")
         wait_for_http(api_port, chalice)
         figures = run_load(base_url=f"http://127.0.0.1:{api_port}", endpoint=endpoint_url(port), table=table,
                            creates=args.creates, clients=args.clients, bursts=args.bursts, deadline_s=args.deadline)
