@@ -6,9 +6,9 @@ DEPLOY_VENV := .venv-deploy
 PY := $(VENV)/bin/python
 AWS := $(DEPLOY_VENV)/bin/aws
 # The API's port under `make dev`: the portal's frontend and Typing Tutor call 5000.
-PORT ?= 5000
+override PORT := $(or $(PORT),5000)
 # The local DynamoDB server's port (ministack); LocalStack's default too, so it may need moving.
-DYNAMODB_PORT ?= 4566
+override DYNAMODB_PORT := $(or $(DYNAMODB_PORT),4566)
 export DYNAMODB_PORT
 # Deployment: the Chalice stage (dev or prod), its build folder and CloudFormation stack.
 STAGE ?= dev

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from scripts.local_stack import (
     LOCAL_DIR,
     LOCAL_TABLE,
@@ -22,6 +24,7 @@ from scripts.local_stack import (
     endpoint_url,
     local_environment,
     next_free_port,
+    parse_port,
     port_in_use,
     start_ministack,
     stop_ministack,
@@ -71,8 +74,8 @@ def wait_for_http(port: int, process: subprocess.Popen, stop: StopRequest | None
         if process.poll() is not None:
             raise LocalServerError(f"chalice local exited with code {process.returncode} before it was ready")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
+                return
         except urllib.error.HTTPError:
             return  # any HTTP answer means chalice local is serving
         except OSError:
@@ -129,6 +132,8 @@ def _say(message: str, *, error: bool = False) -> None:
 def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> int:
     """Start ministack and chalice local, serve until a stop is requested or chalice local exits, then stop both."""
     started = time.monotonic()
+    if port == dynamodb_port:
+        raise LocalServerError(f"PORT and DYNAMODB_PORT are both {port}: give the API and DynamoDB a port each")
     for taken, dynamodb in ((dynamodb_port, True), (port, False)):
         if port_in_use(taken):
             raise LocalServerError(port_taken_message(port=taken, dynamodb=dynamodb))
@@ -137,7 +142,9 @@ def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> 
     ministack = start_ministack(port=dynamodb_port, log_path=log_path, state_dir=data_dir / "state")
     chalice = None
     try:
-        wait_until_ready(port=dynamodb_port, process=ministack, stop=stop)
+        # Even when a stop is requested meanwhile: ministack loads its saved state as it starts, and a stop in the
+        # middle of that could save a partial copy over it.
+        wait_until_ready(port=dynamodb_port, process=ministack)
         if stop:
             return 0
         _say(f"ministack on {endpoint_url(dynamodb_port)} (state in {data_dir / 'state'}, log in {log_path})")
@@ -201,13 +208,14 @@ def main() -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, stop)
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    parser.add_argument("--port", default=str(DEFAULT_PORT), help="the API's port (make dev's PORT)")
     parser.add_argument("--data-dir", type=Path, default=LOCAL_DIR,
                         help="ministack's saved state (kept across restarts), log and temporary files")
     args = parser.parse_args()
     try:
-        return run(port=args.port, dynamodb_port=dynamodb_port(), data_dir=args.data_dir.resolve(), stop=stop)
-    except LocalServerError as exc:
+        return run(port=parse_port(args.port, variable="PORT"), dynamodb_port=dynamodb_port(),
+                   data_dir=args.data_dir.resolve(), stop=stop)
+    except (LocalServerError, BotoCoreError, ClientError) as exc:  # the seed's calls to ministack, too
         _say(f"make dev: {exc}", error=True)
         return 1
 

@@ -1,5 +1,6 @@
 """The local DynamoDB server (ministack) on loopback: its port, starting, probing and stopping it; shared by
 `make dev`, `make seed`, `make loadtest` and the tests."""
+import http.client
 import json
 import os
 import signal
@@ -31,12 +32,16 @@ def stage_environment(stage: str, *, project_dir: Path = ROOT) -> dict[str, str]
             **config["stages"][stage].get("environment_variables", {})}
 
 
+def parse_port(value: str, *, variable: str) -> int:
+    """A port number given in a variable (PORT, DYNAMODB_PORT), or a LocalServerError naming it."""
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise LocalServerError(f"{variable} must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
+
+
 def dynamodb_port() -> int:
     """The local DynamoDB server's port: DYNAMODB_PORT, or 4566."""
-    value = os.environ.get("DYNAMODB_PORT") or str(DEFAULT_DYNAMODB_PORT)
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise LocalServerError(f"DYNAMODB_PORT must be a port number from 1 to 65535, not {value!r}")
-    return int(value)
+    return parse_port(os.environ.get("DYNAMODB_PORT") or str(DEFAULT_DYNAMODB_PORT), variable="DYNAMODB_PORT")
 
 
 def endpoint_url(port: int) -> str:
@@ -59,9 +64,10 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def next_free_port(port: int) -> int:
+def next_free_port(port: int) -> int | str:
     """The first port above `port` that nothing listens on, to suggest in a message."""
-    return next(candidate for candidate in range(port + 1, min(port + 200, 65535)) if not port_in_use(candidate))
+    return next((candidate for candidate in range(port + 1, min(port + 200, 65536)) if not port_in_use(candidate)),
+                "<a free port>")
 
 
 def answers_as_ministack(port: int, *, timeout: float = 1.0) -> bool:
@@ -69,7 +75,8 @@ def answers_as_ministack(port: int, *, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint_url(port)}/_ministack/health", timeout=timeout) as response:
             health = json.loads(response.read())
-    except (OSError, ValueError):  # refused, reset, timed out, an HTTP error status, or not JSON
+    # Refused, reset, timed out, an HTTP error status, an answer that is not HTTP at all, or not JSON.
+    except (OSError, http.client.HTTPException, ValueError):
         return False
     return isinstance(health, dict) and isinstance(health.get("services"), dict) and \
         "dynamodb" in health["services"] and "edition" in health
@@ -116,15 +123,12 @@ def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_until_ready(*, port: int, process: subprocess.Popen | None = None, timeout: float = 30.0,
-                     stop: object = False) -> None:
-    """Poll ministack's health endpoint until it answers; return early once `stop` is true (make dev's request).
+def wait_until_ready(*, port: int, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    """Poll ministack's health endpoint until it answers.
 
     Raises LocalServerError if the process dies first or the timeout passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if stop:
-            return
         if process is not None and process.poll() is not None:
             raise LocalServerError(f"ministack exited with code {process.returncode} before it was ready")
         if answers_as_ministack(port):

@@ -3,6 +3,7 @@ import io
 import json
 import logging
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -155,6 +156,36 @@ def silent_server() -> Any:
         server.bind(("127.0.0.1", 0))
         server.listen(16)
         yield server.getsockname()[1]
+
+
+@pytest.fixture(params=["silent", "answers-not-http"])
+def foreign_server(request: pytest.FixtureRequest) -> Any:
+    """A loopback port another program holds: one that never answers, or one that answers something not HTTP
+    (as Redis or SSH would)."""
+    if request.param == "silent":
+        yield request.getfixturevalue("silent_server")
+        return
+    stop = threading.Event()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        server.settimeout(0.1)
+
+        def answer() -> None:
+            while not stop.is_set():
+                try:
+                    connection, _ = server.accept()
+                except TimeoutError:
+                    continue
+                with connection:
+                    connection.sendall(b"-ERR unknown command\r\n")
+        thread = threading.Thread(target=answer)
+        thread.start()
+        try:
+            yield server.getsockname()[1]
+        finally:
+            stop.set()
+            thread.join()
 
 
 def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ taken ports, and `make seed`, `make help`."""
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -149,22 +150,35 @@ def dev_refusal(dev_place, **ports: int) -> tuple[str, float]:
     return line, took
 
 
-def test_make_dev_with_the_dynamodb_port_held_by_another_program_says_how_to_move_it(dev_place, silent_server):
-    line, took = dev_refusal(dev_place, DYNAMODB_PORT=silent_server)
-    assert f"port {silent_server}" in line and "another program" in line and "DYNAMODB_PORT=" in line
+def test_make_dev_with_the_dynamodb_port_held_by_another_program_says_how_to_move_it(dev_place, foreign_server):
+    line, took = dev_refusal(dev_place, DYNAMODB_PORT=foreign_server)
+    assert f"port {foreign_server}" in line and "another program" in line
+    assert re.search(r"`DYNAMODB_PORT=\d+ make dev`", line)
     assert took < 5
     assert not port_in_use(dev_place.port)
 
 
 def test_make_dev_with_a_ministack_already_on_its_port_asks_whether_make_dev_runs(dev_place, ministack_port):
     line, took = dev_refusal(dev_place, DYNAMODB_PORT=ministack_port)
-    assert "is another `make dev` running?" in line and f"DYNAMODB_PORT=" in line and took < 5
+    assert "is another `make dev` running?" in line and re.search(r"`DYNAMODB_PORT=\d+ make dev`", line)
+    assert took < 5
 
 
-def test_make_dev_with_the_api_port_taken_names_it_and_the_variable_that_moves_it(dev_place, silent_server):
-    line, took = dev_refusal(dev_place, PORT=silent_server)
-    assert f"port {silent_server}" in line and "chalice local" in line and "PORT=" in line and took < 5
+def test_make_dev_with_the_api_port_taken_names_it_and_the_variable_that_moves_it(dev_place, foreign_server):
+    line, took = dev_refusal(dev_place, PORT=foreign_server)
+    assert f"port {foreign_server}" in line and "chalice local" in line and took < 5
+    assert re.search(r"`PORT=\d+ make dev`", line)
     assert not port_in_use(dev_place.dynamodb_port)  # nothing was started
+
+
+@pytest.mark.parametrize("ports, message", [
+    ({"PORT": "abc"}, "PORT must be a port number from 1 to 65535, not 'abc'"),
+    ({"DYNAMODB_PORT": "70000"}, "DYNAMODB_PORT must be a port number from 1 to 65535, not '70000'"),
+    ({"PORT": "4999", "DYNAMODB_PORT": "4999"}, "PORT and DYNAMODB_PORT are both 4999"),
+])
+def test_make_dev_refuses_malformed_or_equal_ports_in_one_line(dev_place, ports, message):
+    line, took = dev_refusal(dev_place, **ports)
+    assert message in line and took < 5
 
 
 def test_the_message_for_port_5000_names_macos_airplay_receiver():
@@ -188,12 +202,13 @@ def test_make_and_make_help_list_every_target_with_its_description():
     assert set(described) == set(targets) and all(described.values())
 
 
-def test_make_seed_with_its_port_held_by_another_program_fails_in_one_line_within_5_s(silent_server):
+def test_make_seed_with_its_port_held_by_another_program_fails_in_one_line_within_5_s(foreign_server):
     started = time.monotonic()
-    result = make("seed", f"DYNAMODB_PORT={silent_server}")
+    result = make("seed", f"DYNAMODB_PORT={foreign_server}")
     assert time.monotonic() - started < 5
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert f"port {silent_server}" in result.stderr and "not ministack" in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert f"port {foreign_server}" in line and "not ministack" in line
 
 
 def test_make_seed_loads_the_seed_into_a_running_ministack_on_dynamodb_port(ministack_port):
