@@ -1,13 +1,13 @@
 """`make loadtest`: concurrent creates, resends and same-key bursts against `make dev` over loopback HTTP,
 then an audit of the table: exactly the sessions answered 201, unique ids, no duplicate, loss, orphan or partial item.
 
-It never touches `make dev`'s data: it runs its own `chalice local` on a free port, with a table of its own on
-make dev's ministack (DYNAMODB_PORT) if one is running, deleted afterwards, or else on a throwaway ministack.
-Bounded: a fixed number of requests, a 10 s timeout on each, and a deadline for the whole run."""
+It never touches `make dev` or its data: it runs its own `chalice local` and ministack on free ports, and removes
+them afterwards. Bounded: a fixed number of requests, a 10 s timeout on each, and a deadline for the whole run."""
 import argparse
 import functools
-import shutil
 import json
+import shutil
+import signal
 import statistics
 import sys
 import threading
@@ -25,13 +25,11 @@ from chalicelib.seed import GROUPS
 from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
 from scripts.local_stack import (
     LOCAL_DIR,
+    LOCAL_TABLE,
     LocalServerError,
-    answers_as_ministack,
     dynamodb_client,
-    dynamodb_port,
     endpoint_url,
     free_port,
-    port_in_use,
     start_ministack,
     stop_ministack,
     wait_until_ready,
@@ -212,43 +210,31 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds before sending stops")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:12]
-    table = f"study-portal-loadtest-{run}"
     scratch = LOCAL_DIR / f"loadtest-{run}"
+    scratch.mkdir(parents=True)
+    dynamodb_port, api_port = free_port(), free_port()
+    print(f"loading an API and a DynamoDB server of its own (ports {api_port} and {dynamodb_port}), removed "
+          "afterwards; make dev and its data are never touched", flush=True)
     ministack = chalice = None
-    seeded = False
     try:
-        scratch.mkdir(parents=True)
-        port = dynamodb_port()
-        if answers_as_ministack(port):
-            print(f"make dev's ministack answers on port {port}: loading a table of its own there, {table}, "
-                  "deleted afterwards; make dev's table is not touched", flush=True)
-        elif port_in_use(port):
-            raise LocalServerError(f"port {port} is in use on 127.0.0.1 by a program that is not ministack; "
-                                   "run `DYNAMODB_PORT=<make dev's port> make loadtest`, or stop that program")
-        else:
-            port = free_port()
-            print(f"no make dev running: loading a throwaway ministack on port {port}, removed afterwards",
-                  flush=True)
-            ministack = start_ministack(port=port, log_path=scratch / "ministack.log")
-            wait_until_ready(port=port, process=ministack)
-        seed_table(endpoint=endpoint_url(port), table_name=table)
-        seeded = True
-        api_port = free_port()
-        chalice = start_chalice_local(port=api_port, dynamodb_port=port, table=table,
+        ministack = start_ministack(port=dynamodb_port, log_path=scratch / "ministack.log")
+        wait_until_ready(port=dynamodb_port, process=ministack)
+        seed_table(endpoint=endpoint_url(dynamodb_port), table_name=LOCAL_TABLE)
+        chalice = start_chalice_local(port=api_port, dynamodb_port=dynamodb_port, table=LOCAL_TABLE,
                                       log_path=scratch / "chalice-local.log")
         wait_for_http(api_port, chalice)
-        figures = run_load(base_url=f"http://127.0.0.1:{api_port}", endpoint=endpoint_url(port), table=table,
-                           creates=args.creates, clients=args.clients, bursts=args.bursts, deadline_s=args.deadline)
+        figures = run_load(base_url=f"http://127.0.0.1:{api_port}", endpoint=endpoint_url(dynamodb_port),
+                           table=LOCAL_TABLE, creates=args.creates, clients=args.clients, bursts=args.bursts,
+                           deadline_s=args.deadline)
     except LocalServerError as exc:
         print(f"make loadtest: {exc}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         if chalice is not None:
             stop_chalice_local(chalice)
         if ministack is not None:
-            stop_ministack(ministack)  # its whole state was the load test's table
-        elif seeded:
-            dynamodb_client(endpoint_url(port)).delete_table(TableName=table)
+            stop_ministack(ministack)
         shutil.rmtree(scratch, ignore_errors=True)
     print(json.dumps(figures, indent=2))
     problems = failures(figures)
