@@ -21,15 +21,20 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.basetemp is None:
         SCRATCH.mkdir(exist_ok=True)  # pytest creates the basetemp itself, not its parent
         config.option.basetemp = str(SCRATCH / "pytest")
-    config.stash[_before] = set(os.listdir(SYSTEM_TMP))
+    config.stash[_before] = _ours()
+
+
+def _ours() -> set[str]:
+    """The system temp folder's entries owned by this user (other users' programs are not ours to judge)."""
+    return {entry.name for entry in os.scandir(SYSTEM_TMP) if entry.stat(follow_symlinks=False).st_uid == os.getuid()}
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session: pytest.Session) -> Any:
     result = yield  # the session's fixtures, and the servers they started, are torn down inside
-    left = sorted(set(os.listdir(SYSTEM_TMP)) - session.config.stash[_before])
+    left = sorted(_ours() - session.config.stash[_before])
     session.config.stash[_left] = left
-    if left:
+    if left and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     return result
 
