@@ -5,6 +5,7 @@ infra/template.yaml, reporting one line. `parameters`: the stack parameters `mak
 deploy without explicit https origins for CORS."""
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,16 +49,23 @@ def package(*, stage: str, build: Path) -> str:
             f" for stage {stage}")
 
 
+# An origin is scheme://host[:port], nothing after it; infra/template.yaml's AllowedPattern for CorsAllowOrigins says
+# the same (tests/test_template.py checks them against each other), so a bad value stops here, before any upload.
+ORIGIN = re.compile(r"https?://[^,\s/]+")
+
+
 def parameters(*, stage: str, cors_origin: str) -> str:
     """`Key=Value` pairs for `cloudformation deploy --parameter-overrides`."""
     origins = [origin.strip() for origin in cors_origin.split(",") if origin.strip()]
-    if stage == "prod":
-        if not origins or not all(origin.startswith("https://") for origin in origins):
-            raise DeployError("make deploy STAGE=prod needs CORS_ORIGIN=https://<the portal's origin> (comma-separated"
-                              " if several): the origins whose pages may call the API")
-    elif not origins:
+    if stage == "prod" and not (origins and all(origin.startswith("https://") for origin in origins)):
+        raise DeployError("make deploy STAGE=prod needs CORS_ORIGIN=https://<the portal's origin> (comma-separated"
+                          " if several): the origins whose pages may call the API")
+    if not origins:
         # The dev stage grants what the tests' dev stage grants: the portal's local frontend and Typing Tutor.
-        origins = [stage_environment(stage)["CORS_ALLOW_ORIGINS"]]
+        origins = stage_environment(stage)["CORS_ALLOW_ORIGINS"].split(",")
+    malformed = [origin for origin in origins if not (origin == "*" and stage != "prod" or ORIGIN.fullmatch(origin))]
+    if malformed:
+        raise DeployError(f"CORS_ORIGIN must list origins as scheme://host[:port], with no path: not {malformed[0]!r}")
     return f"Stage={stage} CorsAllowOrigins={','.join(origins)}"
 
 

@@ -183,3 +183,19 @@ def test_make_deploy_gives_the_dev_stage_the_portals_local_origins_and_prod_only
     for refused in ("", "*", "http://a.example.org"):
         with pytest.raises(DeployError, match="STAGE=prod needs CORS_ORIGIN=https://"):
             parameters(stage="prod", cors_origin=refused)
+
+
+@pytest.mark.parametrize("origins", ["https://a.example.org/", "https://a.example.org/portal", "a.example.org",
+                                     "https://a.example.org,,https://b.example.org/x"])
+def test_make_deploy_refuses_origins_the_template_would_reject_before_uploading_anything(templates, origins):
+    with pytest.raises(DeployError, match="scheme://host"):
+        parameters(stage="dev", cors_origin=origins)
+    allowed = re.compile(templates["prod"]["Parameters"]["CorsAllowOrigins"]["AllowedPattern"])
+    assert not allowed.fullmatch(origins)
+
+
+@pytest.mark.parametrize("stage, origins", [("prod", "https://a.example.org,https://b.example.org:8443"),
+                                            ("dev", "*"), ("dev", "http://localhost:5173")])
+def test_origins_make_deploy_passes_are_ones_the_template_accepts(templates, stage, origins):
+    passed = parameters(stage=stage, cors_origin=origins).split("CorsAllowOrigins=")[1]
+    assert re.fullmatch(templates[stage]["Parameters"]["CorsAllowOrigins"]["AllowedPattern"], passed)
