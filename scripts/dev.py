@@ -138,7 +138,6 @@ def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> 
         if port_in_use(taken):
             raise LocalServerError(port_taken_message(port=taken, dynamodb=dynamodb))
     log_path = data_dir / "ministack.log"
-    data_dir.mkdir(parents=True, exist_ok=True)
     ministack = start_ministack(port=dynamodb_port, log_path=log_path, state_dir=data_dir / "state")
     chalice = None
     try:

@@ -51,7 +51,6 @@ def seed_local() -> str:
             raise LocalServerError(f"port {port} is in use on 127.0.0.1 by a program that is not ministack "
                                    f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> make seed`")
     else:
-        LOCAL_DIR.mkdir(exist_ok=True)
         server = start_ministack(port=port, log_path=LOCAL_DIR / "ministack.log", state_dir=LOCAL_DIR / "state")
     try:
         wait_until_ready(port=port, process=server)
