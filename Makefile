@@ -77,11 +77,12 @@ lint-template: install
 package: install
 	@$(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD)
 
-## deploy STAGE, its code in BUCKET (prod needs CORS_ORIGIN=https://...); print the API URL
+## deploy STAGE, its code in BUCKET (prod needs CORS_ORIGIN=https://...; ALLOW_RESET=true lets prod reset); print the URL
 deploy: install
 	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=dev|prod BUCKET=<an S3 bucket for the code>" \
-		"[CORS_ORIGIN=https://...]"; exit 2; }
-	@PARAMETERS=$$($(PY) -m scripts.deploy parameters --stage $(STAGE) --cors-origin "$(CORS_ORIGIN)") && \
+		"[CORS_ORIGIN=https://...] [ALLOW_RESET=true]"; exit 2; }
+	@PARAMETERS=$$($(PY) -m scripts.deploy parameters --stage $(STAGE) --cors-origin "$(CORS_ORIGIN)" \
+		--allow-reset "$(ALLOW_RESET)") && \
 	$(AWS) sts get-caller-identity --query Account --output text >/dev/null && \
 	$(MAKE) --no-print-directory package && \
 	$(AWS) cloudformation package --template-file $(BUILD)/sam.yaml --s3-bucket $(BUCKET) \

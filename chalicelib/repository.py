@@ -1,6 +1,14 @@
 """The data layer: one repository over the portal's DynamoDB table."""
+import base64
+import binascii
+import contextvars
 import hashlib
+import json
+import random
+import re
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,21 +18,50 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from chalicelib.table import TTL_ATTRIBUTE
+from chalicelib.table import ACTIVITY_SESSIONS_INDEX, LISTS_INDEX, TTL_ATTRIBUTE
 
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+# One request's reviews are one transaction: the session, each distinct word, the review item and the idempotency
+# key's record. moto allows 25 items in a transaction (DynamoDB 100), so 20 distinct words fit everywhere.
+MAX_REVIEWS_PER_REQUEST = 20
+_TRANSACTION_ATTEMPTS = 3  # our own retries of a transaction another one on the same session cancelled
+_RESET_WORKERS = 8
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class GroupNotFoundError(Exception):
+class NotFoundError(Exception):
+    """Something the request names does not exist; the message says what."""
+
+
+class GroupNotFoundError(NotFoundError):
     """The referenced group does not exist."""
 
 
-class StudyActivityNotFoundError(Exception):
+class StudyActivityNotFoundError(NotFoundError):
     """The referenced study activity does not exist."""
+
+
+class SessionNotFoundError(NotFoundError):
+    """The referenced study session does not exist."""
+
+
+class WordNotFoundError(NotFoundError):
+    """The referenced word does not exist."""
+
+
+class WordNotInGroupError(Exception):
+    """The word exists but is not in the group the study session practises."""
+
+
+class InvalidCursorError(Exception):
+    """A list cursor this service did not hand out."""
+
+
+class TransactionConflictError(Exception):
+    """Concurrent writes to the same items kept cancelling this one; nothing was written, a retry is safe."""
 
 
 class DatabaseBusyError(Exception):
@@ -97,9 +134,27 @@ def _session_key(session_id: int) -> dict[str, str]:
     return {"PK": f"SESSION#{session_id}", "SK": "META"}
 
 
-def _idempotency_key(key: str) -> dict[str, str]:
+def _word_key(word_id: int) -> dict[str, str]:
+    return {"PK": f"WORD#{word_id}", "SK": "META"}
+
+
+def _padded(number: int) -> str:
+    return f"{number:010d}"
+
+
+def _idempotency_key(key: str, purpose: str = "CREATE_SESSION") -> dict[str, str]:
     # Hashed: a fixed-size key, and the client's string is never stored.
-    return {"PK": f"IDEMPOTENCY#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "CREATE_SESSION"}
+    return {"PK": f"IDEMPOTENCY#{hashlib.sha256(key.encode()).hexdigest()}", "SK": purpose}
+
+
+def _session_word_counts(item: dict[str, Any]) -> dict[int, dict[str, int]]:
+    """The per-word counts a session item carries, as {word id: {"correct_count": c, "wrong_count": w}}."""
+    counts: dict[int, dict[str, int]] = {}
+    for name, value in item.items():
+        kind, _, word_id = name.partition("#")
+        if kind in ("correct", "wrong") and word_id.isdigit():
+            counts.setdefault(int(word_id), {"correct_count": 0, "wrong_count": 0})[f"{kind}_count"] = int(value)
+    return counts
 
 
 def _to_attributes(item: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +184,44 @@ def session_from_item(item: dict[str, Any]) -> dict[str, Any]:
     """The one mapping from a stored session item to a plain dict: no storage keys, no Decimals."""
     fields = ("id", "group_id", "group_name", "study_activity_id", "activity_name",
               "created_at", "end_time", "review_items_count")
-    return {name: _plain(item[name]) for name in fields}
+    counts = {name: _plain(item.get(name, 0)) for name in ("correct_count", "wrong_count")}
+    return {**{name: _plain(item[name]) for name in fields}, **counts}
+
+
+def word_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The one mapping from a stored word (or a group's copy of one) to a plain dict."""
+    word = {"id": _plain(item.get("id", item.get("word_id"))), "kanji": item["kanji"], "romaji": item["romaji"],
+            "english": item["english"]}
+    if "parts" in item:
+        word["parts"] = [{"kanji": part["kanji"], "romaji": list(part["romaji"])} for part in item["parts"]]
+    return word
+
+
+def activity_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The one mapping from a stored study activity to a plain dict."""
+    return {"id": _plain(item["id"]), "name": item["name"], "url": item["url"], "preview_url": item["preview_url"],
+            "description": item.get("description", "")}
+
+
+_CURSOR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00")
+
+
+def encode_cursor(session: dict[str, Any]) -> str:
+    """An opaque cursor naming the last session of a page."""
+    raw = json.dumps([session["created_at"], session["id"]], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    """The ExclusiveStartKey a cursor stands for; a cursor we did not hand out raises InvalidCursorError."""
+    try:
+        created_at, session_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidCursorError() from exc
+    if not (isinstance(created_at, str) and _CURSOR_TIME.fullmatch(created_at)
+            and type(session_id) is int and 1 <= session_id <= MAX_ID):
+        raise InvalidCursorError()
+    return _to_attributes({**_session_key(session_id), "GSI2PK": "SESSION", "GSI2SK": created_at})
 
 
 class StudyRepository:
@@ -156,9 +248,9 @@ class StudyRepository:
         if previous is not None:
             return _replay(previous, request_hash=request_hash)
         if group is None:
-            raise GroupNotFoundError(group_id)
+            raise GroupNotFoundError(f"Group {group_id} not found")
         if activity is None:
-            raise StudyActivityNotFoundError(study_activity_id)
+            raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
         created_at = format_timestamp(now)
         session_id = self._new_id()
         item = {
@@ -167,6 +259,8 @@ class StudyRepository:
             "GSI1SK": f"SESSION#{created_at}",
             "GSI2PK": "SESSION",
             "GSI2SK": created_at,
+            "GSI3PK": f"ACTIVITY#{study_activity_id}",
+            "GSI3SK": created_at,
             "item_type": "session",
             "id": session_id,
             "group_id": group_id,
@@ -176,6 +270,8 @@ class StudyRepository:
             "created_at": created_at,
             "end_time": created_at,
             "review_items_count": 0,
+            "correct_count": 0,
+            "wrong_count": 0,
         }
         session = session_from_item(item)
         if idempotency_key is None:
@@ -232,12 +328,7 @@ class StudyRepository:
                 self.client.transact_write_items(TransactItems=[
                     {"Put": {"TableName": self.table_name, "Item": _to_attributes(item),
                              "ConditionExpression": "attribute_not_exists(PK)"}},
-                    {"Put": {"TableName": self.table_name, "Item": _to_attributes(record),
-                             # An expired record that TTL has not deleted yet may be taken over.
-                             "ConditionExpression": "attribute_not_exists(PK) OR #expires <= :now",
-                             "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
-                             "ExpressionAttributeValues": {":now": {"N": str(_epoch_seconds(now))}},
-                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                    self._idempotency_put(record=record, now=now),
                 ])
             except self.client.exceptions.TransactionCanceledException as exc:
                 session_reason, record_reason = exc.response.get("CancellationReasons", [{}, {}])
@@ -255,18 +346,367 @@ class StudyRepository:
                 raise
         return record["session"]
 
-    def put_group(self, *, group_id: int, name: str, words: list[dict[str, Any]]) -> None:
-        """Store a group and its words (overwriting), keeping words_count equal to the words stored."""
-        self._put(item={**_group_key(group_id), "item_type": "group", "id": group_id,
-                        "name": name, "words_count": len(words)})
-        for word in words:
-            self._put(item={"PK": f"GROUP#{group_id}", "SK": f"WORD#{word['id']:010d}",
-                            "item_type": "word", **word})
+    # --- reads -------------------------------------------------------------------------------------------------
 
-    def put_study_activity(self, *, study_activity_id: int, name: str, url: str, preview_url: str) -> None:
+    def get_session(self, *, session_id: int) -> dict[str, Any]:
+        """One session, as stored now: one consistent GetItem."""
+        item = self._get(key=_session_key(session_id), consistent=True)
+        if item is None:
+            raise SessionNotFoundError(f"Study session {session_id} not found")
+        return session_from_item(item)
+
+    def get_session_words(self, *, session_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A session and the words reviewed in it, sorted by kanji, with their counts in this session."""
+        item = self._get(key=_session_key(session_id), consistent=True)
+        if item is None:
+            raise SessionNotFoundError(f"Study session {session_id} not found")
+        counts = _session_word_counts(item)
+        words = self._get_many(keys=[_word_key(word_id) for word_id in sorted(counts)],
+                               projection="id, kanji, romaji, english")
+        reviewed = [{**word_from_item(word), **counts[int(word["id"])]} for word in words]
+        reviewed.sort(key=lambda word: (word["kanji"], word["id"]))
+        return session_from_item(item), reviewed
+
+    def list_sessions(self) -> list[dict[str, Any]]:
+        """Every session, newest first: a Query of the all-sessions index, one request per MB."""
+        items = self._query_all(IndexName=LISTS_INDEX, ScanIndexForward=False,
+                                KeyConditionExpression="GSI2PK = :kind",
+                                ExpressionAttributeValues={":kind": {"S": "SESSION"}})
+        return [session_from_item(item) for item in items]
+
+    def list_sessions_page(self, *, limit: int, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of sessions, newest first, after the cursor; and the cursor of the next page (None at the end)."""
+        query: dict[str, Any] = {"IndexName": LISTS_INDEX, "ScanIndexForward": False,
+                                 "KeyConditionExpression": "GSI2PK = :kind",
+                                 "ExpressionAttributeValues": {":kind": {"S": "SESSION"}}}
+        if cursor is not None:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor)
+        # One item more than the page shows whether another page follows, the same on every DynamoDB (which may
+        # or may not return a LastEvaluatedKey when the page ends exactly at the last item).
+        items = self._query_all(**query, limit=limit + 1)
+        sessions = [session_from_item(item) for item in items[:limit]]
+        return sessions, encode_cursor(sessions[-1]) if len(items) > limit else None
+
+    def list_activity_sessions(self, *, study_activity_id: int) -> list[dict[str, Any]]:
+        """An activity's sessions, newest first; raises StudyActivityNotFoundError for an unknown activity."""
+        items = self._query_all(IndexName=ACTIVITY_SESSIONS_INDEX, ScanIndexForward=False,
+                                KeyConditionExpression="GSI3PK = :activity",
+                                ExpressionAttributeValues={":activity": {"S": f"ACTIVITY#{study_activity_id}"}})
+        if not items:
+            self.get_study_activity(study_activity_id=study_activity_id)  # 404 if it does not exist
+        return [session_from_item(item) for item in items]
+
+    def list_study_activities(self) -> list[dict[str, Any]]:
+        """Every study activity, by id."""
+        return [activity_from_item(item) for item in self._list_kind("ACTIVITY")]
+
+    def get_study_activity(self, *, study_activity_id: int) -> dict[str, Any]:
+        """One study activity."""
+        item = self._get(key=_activity_key(study_activity_id))
+        if item is None:
+            raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
+        return activity_from_item(item)
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        """Every group as {id, name, words_count}, by id."""
+        return [{"id": _plain(item["id"]), "name": item["name"], "words_count": _plain(item["words_count"])}
+                for item in self._list_kind("GROUP")]
+
+    def get_group_words(self, *, group_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A group and its words with their parts, by word id: one Query of the group's partition."""
+        items = self._query_all(KeyConditionExpression="PK = :group",
+                                ExpressionAttributeValues={":group": {"S": f"GROUP#{group_id}"}})
+        group = next((item for item in items if item["SK"] == "META"), None)
+        if group is None:
+            raise GroupNotFoundError(f"Group {group_id} not found")
+        words = [word_from_item(item) for item in items if item["SK"].startswith("WORD#")]
+        return {"id": _plain(group["id"]), "name": group["name"], "words_count": _plain(group["words_count"])}, words
+
+    # --- reviews -----------------------------------------------------------------------------------------------
+
+    def log_reviews(self, *, session_id: int, reviews: list[tuple[int, bool]],
+                    idempotency_key: str | None = None, request_hash: str | None = None) -> list[dict[str, Any]]:
+        """Log reviews of words of the session's group, all or none: one consistent read, one transaction.
+
+        The transaction writes the review item, adds to the session's counts (in all, and per word) and sets its
+        end_time, and adds to each word's all-time counts, so these can never disagree."""
+        if not 1 <= len(reviews) <= MAX_REVIEWS_PER_REQUEST:
+            raise ValueError(f"1 to {MAX_REVIEWS_PER_REQUEST} reviews a request")
+        now = self._now()
+        record_key = _idempotency_key(idempotency_key, "REVIEW") if idempotency_key is not None else None
+        word_ids = list(dict.fromkeys(word_id for word_id, _ in reviews))
+        found = self._get_many(keys=[_session_key(session_id), *map(_word_key, word_ids),
+                                     *([record_key] if record_key else [])], consistent=True)
+        by_key = {(item["PK"], item["SK"]): item for item in found}
+        record = by_key.get((record_key["PK"], record_key["SK"])) if record_key else None
+        if record is not None and record[TTL_ATTRIBUTE] > _epoch_seconds(now):
+            return _replay_reviews(record, request_hash=request_hash)
+        session = by_key.get(("SESSION#%d" % session_id, "META"))
+        if session is None:
+            raise SessionNotFoundError(f"Study session {session_id} not found")
+        group_id = int(session["group_id"])
+        for word_id in word_ids:
+            word = by_key.get((f"WORD#{word_id}", "META"))
+            if word is None:
+                raise WordNotFoundError(f"Word {word_id} not found")
+            if group_id not in {int(group) for group in word.get("group_ids", ())}:
+                raise WordNotInGroupError(f"Word {word_id} is not in group {group_id}, the study session's group")
+        created_at = format_timestamp(now)
+        logged = [{"word_id": word_id, "correct": correct, "created_at": created_at} for word_id, correct in reviews]
+        review = {"PK": f"SESSION#{session_id}", "SK": f"REVIEW#{created_at}#{secrets.token_hex(8)}",
+                  "item_type": "review", "study_session_id": session_id, "created_at": created_at,
+                  "reviews": [{"word_id": word_id, "correct": correct} for word_id, correct in reviews]}
+        items = [self._session_review_update(session_id=session_id, reviews=reviews, now=created_at)]
+        items += [self._word_review_update(word_id=word_id, group_id=group_id,
+                                           reviews=[correct for word, correct in reviews if word == word_id])
+                  for word_id in word_ids]
+        items.append({"Put": {"TableName": self.table_name, "Item": _to_attributes(review),
+                              "ConditionExpression": "attribute_not_exists(PK)",
+                              "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+        if record_key is not None:
+            record = {**record_key, "item_type": "idempotency_key", "request_hash": request_hash,
+                      "study_session_id": session_id, "reviews": logged,
+                      TTL_ATTRIBUTE: _epoch_seconds(now + IDEMPOTENCY_KEY_LIFETIME)}
+            items.append(self._idempotency_put(record=record, now=now))
+        for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
+            try:
+                self._transact(items=items)
+                return logged
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons") or [{} for _ in items]
+                outcome = self._review_cancelled(reasons=reasons, review=items[-2 if record_key else -1],
+                                                 word_ids=word_ids, session_id=session_id, group_id=group_id,
+                                                 request_hash=request_hash)
+                if outcome is not None:
+                    return outcome or logged
+                if attempt == _TRANSACTION_ATTEMPTS:
+                    raise TransactionConflictError() from exc
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    def _session_review_update(self, *, session_id: int, reviews: list[tuple[int, bool]], now: str) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":now": now, ":n": len(reviews),
+                                  ":correct": sum(correct for _, correct in reviews),
+                                  ":wrong": sum(not correct for _, correct in reviews)}
+        adds = ["review_items_count :n", "correct_count :correct", "wrong_count :wrong"]
+        for word_id, correct in reviews:
+            kind = "correct" if correct else "wrong"
+            name, value = f"#{kind}{word_id}", f":{kind}{word_id}"
+            if name not in names:
+                names[name] = f"{kind}#{word_id}"
+                values[value] = 0
+                adds.append(f"{name} {value}")
+            values[value] += 1
+        return {"Update": {"TableName": self.table_name, "Key": _to_attributes(_session_key(session_id)),
+                           "UpdateExpression": f"SET end_time = :now ADD {', '.join(adds)}",
+                           "ConditionExpression": "attribute_exists(PK)",
+                           "ExpressionAttributeNames": names,
+                           "ExpressionAttributeValues": _to_attributes(values)} | ({} if names else {})}
+
+    def _word_review_update(self, *, word_id: int, group_id: int, reviews: list[bool]) -> dict[str, Any]:
+        return {"Update": {"TableName": self.table_name, "Key": _to_attributes(_word_key(word_id)),
+                           "UpdateExpression": "ADD correct_count :correct, wrong_count :wrong",
+                           # The word is still in the session's group: checked in the write, not only before it.
+                           "ConditionExpression": "attribute_exists(PK) AND contains(group_ids, :group)",
+                           "ExpressionAttributeValues": _to_attributes({
+                               ":correct": sum(reviews), ":wrong": len(reviews) - sum(reviews), ":group": group_id}),
+                           "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+
+    def _review_cancelled(self, *, reasons: list[dict[str, Any]], review: dict[str, Any], word_ids: list[int],
+                          session_id: int, group_id: int, request_hash: str | None) -> list[dict[str, Any]] | None:
+        """What a cancelled review transaction means: reviews to answer with ([] for ours), an error, or None
+        when it is worth trying again."""
+        codes = [reason.get("Code") for reason in reasons]
+        review_index = 1 + len(word_ids)
+        if len(reasons) > review_index + 1 and codes[-1] == "ConditionalCheckFailed" and "Item" in reasons[-1]:
+            # The key was taken first: by a concurrent repeat, or by our own transaction that boto3 resent.
+            return _replay_reviews(_from_attributes(reasons[-1]["Item"]), request_hash=request_hash)
+        if codes[review_index] == "ConditionalCheckFailed":
+            if reasons[review_index].get("Item") == review["Put"]["Item"]:
+                return []  # boto3 resent our transaction after its answer was lost: it was written once
+            raise DatabaseBusyError("review key taken")  # 64 random bits drew a taken key; nothing was written
+        if codes[0] == "ConditionalCheckFailed":
+            raise SessionNotFoundError(f"Study session {session_id} not found")  # deleted since the read
+        for word_id, reason in zip(word_ids, reasons[1:review_index]):
+            if reason.get("Code") == "ConditionalCheckFailed":
+                if "Item" not in reason:
+                    raise WordNotFoundError(f"Word {word_id} not found")
+                raise WordNotInGroupError(f"Word {word_id} is not in group {group_id}, the study session's group")
+        busy = set(codes) & _BUSY_ERROR_CODES
+        if busy:
+            raise DatabaseBusyError(busy.pop())
+        if "TransactionConflict" in codes:
+            return None
+        raise DatabaseBusyError(f"transaction cancelled: {codes}")
+
+    # --- reset -------------------------------------------------------------------------------------------------
+
+    def reset(self, *, deadline: float) -> dict[str, Any]:
+        """Delete every session and review and zero every word's counts, until time.monotonic() reaches deadline.
+
+        Each step can be repeated: a session's reviews go before the session, whose index entry finds them again,
+        and a word is zeroed by setting, not subtracting. complete is False when the deadline stopped it."""
+        sessions_deleted = reviews_deleted = words_reset = 0
+        with ThreadPoolExecutor(max_workers=_RESET_WORKERS) as pool:
+            def each(function: Callable[[Any], Any], arguments: list[Any]) -> list[Any]:
+                # In the caller's context, so the access log counts the requests the threads send.
+                context = contextvars.copy_context()
+                return list(pool.map(lambda argument: context.copy().run(function, argument), arguments))
+
+            for sessions in self._pages(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
+                                        ExpressionAttributeValues={":kind": {"S": "SESSION"}},
+                                        ProjectionExpression="PK, SK, review_items_count"):
+                for start in range(0, len(sessions), 25):
+                    if time.monotonic() >= deadline:
+                        return self._reset_summary(sessions_deleted, reviews_deleted, words_reset, complete=False)
+                    chunk = sessions[start:start + 25]
+                    reviewed = [session["PK"] for session in chunk if session.get("review_items_count", 1)]
+                    children = [key for keys in each(self._review_keys, reviewed) for key in keys]
+                    each(self._delete_batch, [children[i:i + 25] for i in range(0, len(children), 25)])
+                    self._delete_batch([{"PK": session["PK"], "SK": session["SK"]} for session in chunk])
+                    sessions_deleted += len(chunk)
+                    reviews_deleted += sum(int(session.get("review_items_count", 0)) for session in chunk)
+            for words in self._pages(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
+                                     ExpressionAttributeValues={":kind": {"S": "WORD"}},
+                                     ProjectionExpression="PK, SK, correct_count, wrong_count"):
+                if time.monotonic() >= deadline:
+                    return self._reset_summary(sessions_deleted, reviews_deleted, words_reset, complete=False)
+                counted = [word for word in words if word.get("correct_count") or word.get("wrong_count")]
+                each(self._zero_word_counts, counted)
+                words_reset += len(counted)
+        return self._reset_summary(sessions_deleted, reviews_deleted, words_reset, complete=True)
+
+    @staticmethod
+    def _reset_summary(sessions: int, reviews: int, words: int, *, complete: bool) -> dict[str, Any]:
+        return {"sessions_deleted": sessions, "reviews_deleted": reviews, "words_reset": words,
+                "complete": complete}
+
+    def _review_keys(self, partition: str) -> list[dict[str, str]]:
+        return self._query_all(KeyConditionExpression="PK = :session AND begins_with(SK, :review)",
+                               ExpressionAttributeValues={":session": {"S": partition}, ":review": {"S": "REVIEW#"}},
+                               ProjectionExpression="PK, SK")
+
+    def _delete_batch(self, keys: list[dict[str, str]]) -> None:
+        """Delete up to 25 items, retrying what DynamoDB leaves unprocessed."""
+        requests = [{"DeleteRequest": {"Key": _to_attributes({"PK": key["PK"], "SK": key["SK"]})}} for key in keys]
+        for attempt in range(5):
+            if not requests:
+                return
+            with _database_errors():
+                response = self.client.batch_write_item(RequestItems={self.table_name: requests})
+            requests = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            time.sleep(0.05 * 2 ** attempt if requests else 0)
+        raise DatabaseBusyError("BatchWriteItem left items unprocessed")
+
+    def _zero_word_counts(self, word: dict[str, Any]) -> None:
+        with _database_errors():
+            self.client.update_item(TableName=self.table_name, Key=_to_attributes({"PK": word["PK"], "SK": word["SK"]}),
+                                    UpdateExpression="SET correct_count = :zero, wrong_count = :zero",
+                                    ConditionExpression="attribute_exists(PK)",
+                                    ExpressionAttributeValues={":zero": {"N": "0"}})
+
+    # --- seeding -----------------------------------------------------------------------------------------------
+
+    def put_group(self, *, group_id: int, name: str, words: list[dict[str, Any]]) -> None:
+        """Store a group and its words (overwriting their text, keeping the words' review counts)."""
+        self._put(item={**_group_key(group_id), "GSI2PK": "GROUP", "GSI2SK": _padded(group_id),
+                        "item_type": "group", "id": group_id, "name": name, "words_count": len(words)})
+        for word in words:
+            text = {name: word[name] for name in ("kanji", "romaji", "english", "parts")}
+            self._put(item={"PK": f"GROUP#{group_id}", "SK": f"WORD#{_padded(word['id'])}",
+                            "item_type": "group_word", "word_id": word["id"], **text})
+            fields = {"item_type": "word", "id": word["id"], "GSI2PK": "WORD", "GSI2SK": _padded(word["id"]), **text}
+            names = {f"#f{index}": field for index, field in enumerate(fields)}
+            values = {f":f{index}": value for index, value in enumerate(fields.values())}
+            with _database_errors():
+                self.client.update_item(
+                    TableName=self.table_name, Key=_to_attributes(_word_key(word["id"])),
+                    UpdateExpression=(f"SET {', '.join(f'{name} = :{name[1:]}' for name in names)}, "
+                                      "correct_count = if_not_exists(correct_count, :zero), "
+                                      "wrong_count = if_not_exists(wrong_count, :zero) ADD group_ids :group"),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=_to_attributes({**values, ":zero": 0, ":group": {group_id}}))
+
+    def put_study_activity(self, *, study_activity_id: int, name: str, url: str, preview_url: str,
+                           description: str = "") -> None:
         """Store a study activity (overwriting)."""
-        self._put(item={**_activity_key(study_activity_id), "item_type": "study_activity",
-                        "id": study_activity_id, "name": name, "url": url, "preview_url": preview_url})
+        self._put(item={**_activity_key(study_activity_id), "GSI2PK": "ACTIVITY", "GSI2SK": _padded(study_activity_id),
+                        "item_type": "study_activity", "id": study_activity_id, "name": name, "url": url,
+                        "preview_url": preview_url, "description": description})
+
+    # --- requests ----------------------------------------------------------------------------------------------
 
     def _put(self, *, item: dict[str, Any]) -> None:
-        self.client.put_item(TableName=self.table_name, Item=_to_attributes(item))
+        with _database_errors():
+            self.client.put_item(TableName=self.table_name, Item=_to_attributes(item))
+
+    def _get(self, *, key: dict[str, str], consistent: bool = False) -> dict[str, Any] | None:
+        with _database_errors():
+            response = self.client.get_item(TableName=self.table_name, Key=_to_attributes(key),
+                                             ConsistentRead=consistent)
+        return _from_attributes(response["Item"]) if "Item" in response else None
+
+    def _get_many(self, *, keys: list[dict[str, str]], consistent: bool = False,
+                  projection: str | None = None) -> list[dict[str, Any]]:
+        """BatchGetItem of any number of distinct keys, 100 a request, retrying what DynamoDB leaves unprocessed."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {"Keys": [_to_attributes(key) for key in keys[start:start + 100]],
+                                       "ConsistentRead": consistent}
+            if projection is not None:
+                request["ProjectionExpression"] = projection
+            for attempt in range(5):
+                with _database_errors():
+                    response = self.client.batch_get_item(RequestItems={self.table_name: request})
+                found += [_from_attributes(item) for item in response["Responses"].get(self.table_name, [])]
+                request = response.get("UnprocessedKeys", {}).get(self.table_name)
+                if not request:
+                    break
+                time.sleep(0.05 * 2 ** attempt)
+            else:
+                raise DatabaseBusyError("BatchGetItem left keys unprocessed")
+        return found
+
+    def _pages(self, **query: Any) -> Iterator[list[dict[str, Any]]]:
+        """The pages (up to 1 MB each) of a Query, deserialised."""
+        while True:
+            with _database_errors():
+                response = self.client.query(TableName=self.table_name, **query)
+            yield [_from_attributes(item) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _query_all(self, *, limit: int | None = None, **query: Any) -> list[dict[str, Any]]:
+        """Every item of a Query (or the first `limit`), following its pages."""
+        items: list[dict[str, Any]] = []
+        for page in self._pages(**query, **({"Limit": limit} if limit else {})):
+            items += page
+            if limit is not None and len(items) >= limit:
+                return items[:limit]
+        return items
+
+    def _list_kind(self, kind: str) -> list[dict[str, Any]]:
+        return self._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
+                               ExpressionAttributeValues={":kind": {"S": kind}})
+
+    def _idempotency_put(self, *, record: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table_name, "Item": _to_attributes(record),
+                        # An expired record that TTL has not deleted yet may be taken over.
+                        "ConditionExpression": "attribute_not_exists(PK) OR #expires <= :now",
+                        "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
+                        "ExpressionAttributeValues": {":now": {"N": str(_epoch_seconds(now))}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+
+    def _transact(self, *, items: list[dict[str, Any]]) -> None:
+        with _database_errors():
+            self.client.transact_write_items(TransactItems=items)
+
+
+def _replay_reviews(record: dict[str, Any], *, request_hash: str | None) -> list[dict[str, Any]]:
+    """The reviews an idempotency key's first request logged, if this request is the same one."""
+    if record["request_hash"] != request_hash:
+        raise IdempotencyKeyReusedError()
+    return [{"word_id": _plain(review["word_id"]), "correct": review["correct"], "created_at": review["created_at"]}
+            for review in record["reviews"]]

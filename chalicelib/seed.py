@@ -3,34 +3,44 @@ from typing import Any
 
 from chalicelib.repository import StudyRepository
 
+
+def _word(word_id: int, kanji: str, romaji: str, english: str, parts: list[tuple[str, list[str]]]) -> dict[str, Any]:
+    """A word with the parts the Typing Tutor spells it by, piece by piece."""
+    assert "".join(piece for piece, _ in parts) == kanji, kanji
+    return {"id": word_id, "kanji": kanji, "romaji": romaji, "english": english,
+            "parts": [{"kanji": piece, "romaji": syllables} for piece, syllables in parts]}
+
+
 GROUPS: list[dict[str, Any]] = [
     {"group_id": 1, "name": "Core Verbs", "words": [
-        {"id": 1, "japanese": "食べる", "romaji": "taberu", "english": "to eat"},
-        {"id": 2, "japanese": "飲む", "romaji": "nomu", "english": "to drink"},
-        {"id": 3, "japanese": "行く", "romaji": "iku", "english": "to go"},
-        {"id": 4, "japanese": "来る", "romaji": "kuru", "english": "to come"},
-        {"id": 5, "japanese": "見る", "romaji": "miru", "english": "to see"},
-        {"id": 6, "japanese": "書く", "romaji": "kaku", "english": "to write"},
+        _word(1, "食べる", "taberu", "to eat", [("食", ["ta"]), ("べ", ["be"]), ("る", ["ru"])]),
+        _word(2, "飲む", "nomu", "to drink", [("飲", ["no"]), ("む", ["mu"])]),
+        _word(3, "行く", "iku", "to go", [("行", ["i"]), ("く", ["ku"])]),
+        _word(4, "来る", "kuru", "to come", [("来", ["ku"]), ("る", ["ru"])]),
+        _word(5, "見る", "miru", "to see", [("見", ["mi"]), ("る", ["ru"])]),
+        _word(6, "書く", "kaku", "to write", [("書", ["ka"]), ("く", ["ku"])]),
     ]},
     {"group_id": 2, "name": "Core Adjectives", "words": [
-        {"id": 101, "japanese": "大きい", "romaji": "ookii", "english": "big"},
-        {"id": 102, "japanese": "小さい", "romaji": "chiisai", "english": "small"},
-        {"id": 103, "japanese": "新しい", "romaji": "atarashii", "english": "new"},
-        {"id": 104, "japanese": "古い", "romaji": "furui", "english": "old"},
-        {"id": 105, "japanese": "高い", "romaji": "takai", "english": "expensive; tall"},
+        _word(101, "大きい", "ookii", "big", [("大", ["o", "o"]), ("き", ["ki"]), ("い", ["i"])]),
+        _word(102, "小さい", "chiisai", "small", [("小", ["chi", "i"]), ("さ", ["sa"]), ("い", ["i"])]),
+        _word(103, "新しい", "atarashii", "new", [("新", ["a", "ta", "ra"]), ("し", ["shi"]), ("い", ["i"])]),
+        _word(104, "古い", "furui", "old", [("古", ["fu", "ru"]), ("い", ["i"])]),
+        _word(105, "高い", "takai", "expensive; tall", [("高", ["ta", "ka"]), ("い", ["i"])]),
     ]},
 ]
 
 STUDY_ACTIVITIES: list[dict[str, Any]] = [
     {"study_activity_id": 1, "name": "Typing Tutor", "url": "http://localhost:8080",
-     "preview_url": "/assets/study_activities/typing-tutor.png"},
+     "preview_url": "/assets/study_activities/typing-tutor.png",
+     "description": "Type each word of a group in romaji, piece by piece, as the Tutor shows its kanji."},
 ]
 
 
 def load_seed(repository: StudyRepository) -> int:
-    """Write every seed item (overwriting, so reruns change nothing); return the items written."""
+    """Write every seed item (overwriting the text, keeping review counts, so reruns change nothing);
+    return the items written."""
     for group in GROUPS:
         repository.put_group(**group)
     for activity in STUDY_ACTIVITIES:
         repository.put_study_activity(**activity)
-    return sum(1 + len(group["words"]) for group in GROUPS) + len(STUDY_ACTIVITIES)
+    return sum(1 + 2 * len(group["words"]) for group in GROUPS) + len(STUDY_ACTIVITIES)

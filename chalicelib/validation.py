@@ -94,3 +94,45 @@ def request_hash(payload: dict[str, Any]) -> str:
     """A digest of the JSON object that ignores key order and whitespace, so a resent request has the same one."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def require_bool(payload: dict[str, Any], field: str) -> bool:
+    """Return payload[field] if it is a JSON boolean; 1, 0 and "true" are not."""
+    if field not in payload or payload[field] is None:
+        raise InvalidRequestError(f"{field} is required")
+    if type(payload[field]) is not bool:
+        raise InvalidRequestError(f"{field} must be true or false")
+    return payload[field]
+
+
+def parse_reviews(payload: dict[str, Any], *, maximum: int) -> tuple[list[tuple[int, bool]], bool]:
+    """The reviews a review request logs, as (word_id, correct) pairs, and whether it used the batch form.
+
+    The Typing Tutor sends {word_id, correct}; the frontend sends {reviews: [{word_id, is_correct}, ...]}."""
+    if "reviews" not in payload:
+        return [(require_id(payload, "word_id"), require_bool(payload, "correct"))], False
+    if "word_id" in payload or "correct" in payload:
+        raise InvalidRequestError("Send either word_id and correct, or reviews, not both")
+    reviews = payload["reviews"]
+    if not isinstance(reviews, list) or not reviews:
+        raise InvalidRequestError("reviews must be a non-empty array")
+    if len(reviews) > maximum:
+        raise InvalidRequestError(f"reviews may hold at most {maximum} reviews a request, not {len(reviews)}")
+    parsed = []
+    for index, review in enumerate(reviews):
+        if not isinstance(review, dict):
+            raise InvalidRequestError(f"reviews[{index}] must be a JSON object")
+        try:
+            parsed.append((require_id(review, "word_id"), require_bool(review, "is_correct")))
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"reviews[{index}].{exc}") from exc
+    return parsed, True
+
+
+def parse_optional_json_object(*, body: bytes | None, content_type: str | None) -> dict[str, Any]:
+    """A JSON-declared request whose body may be empty (an empty body is {})."""
+    if not (body or b"").strip():
+        if not _is_json_media_type(content_type):
+            raise UnsupportedMediaTypeError("Content-Type must be application/json")
+        return {}
+    return parse_json_object(body=body, content_type=content_type)

@@ -54,7 +54,7 @@ def package(*, stage: str, build: Path) -> str:
 ORIGIN = re.compile(r"https?://[^,\s/]+")
 
 
-def parameters(*, stage: str, cors_origin: str) -> str:
+def parameters(*, stage: str, cors_origin: str, allow_reset: str = "") -> str:
     """`Key=Value` pairs for `cloudformation deploy --parameter-overrides`."""
     origins = [origin.strip() for origin in cors_origin.split(",") if origin.strip()]
     if stage == "prod" and not (origins and all(origin.startswith("https://") for origin in origins)):
@@ -66,7 +66,10 @@ def parameters(*, stage: str, cors_origin: str) -> str:
     malformed = [origin for origin in origins if not (origin == "*" and stage != "prod" or ORIGIN.fullmatch(origin))]
     if malformed:
         raise DeployError(f"CORS_ORIGIN must list origins as scheme://host[:port], with no path: not {malformed[0]!r}")
-    return f"Stage={stage} CorsAllowOrigins={','.join(origins)}"
+    if allow_reset not in ("", "true", "false"):
+        raise DeployError(f"ALLOW_RESET must be true or false, not {allow_reset!r}")
+    # Only prod reads AllowReset (dev always allows the reset); unset, prod refuses it.
+    return f"Stage={stage} CorsAllowOrigins={','.join(origins)} AllowReset={allow_reset or 'false'}"
 
 
 def main() -> int:
@@ -78,12 +81,13 @@ def main() -> int:
     parameters_command = commands.add_parser("parameters")
     parameters_command.add_argument("--stage", required=True, choices=["dev", "prod"])
     parameters_command.add_argument("--cors-origin", default="")
+    parameters_command.add_argument("--allow-reset", default="")
     args = parser.parse_args()
     try:
         if args.command == "package":
             print(package(stage=args.stage, build=args.build))
         else:
-            print(parameters(stage=args.stage, cors_origin=args.cors_origin))
+            print(parameters(stage=args.stage, cors_origin=args.cors_origin, allow_reset=args.allow_reset))
     except DeployError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 import app as app_module
+from chalicelib import web
 from chalicelib.logs import JsonFormatter
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import load_seed
@@ -99,7 +100,7 @@ def seeded(repository: StudyRepository) -> StudyRepository:
 def api(seeded: StudyRepository, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Chalice's test client on the dev stage. The app builds its own DynamoDB client on its first request."""
     # Forget a repository cached by an earlier test: it was bound to that test's backend.
-    monkeypatch.setattr(app_module, "_repository", None)
+    monkeypatch.setattr(web, "_repository", None)
     with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
         yield client.http
 

@@ -6,6 +6,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import web
 from conftest import PORTAL_ORIGIN, ROOT, VALID
 
 MAX_ID = 2**53 - 1
@@ -26,7 +27,8 @@ def test_create_session_returns_201_with_the_session_and_location(post_session, 
     assert response.headers["Content-Type"] == "application/json"
     body = json.loads(response.body)
     assert set(body) == {"id", "session_id", "group_id", "group_name", "study_activity_id", "activity_id",
-                         "activity_name", "created_at", "start_time", "end_time", "review_items_count"}
+                         "activity_name", "created_at", "start_time", "end_time", "review_items_count", "correct_count",
+                         "wrong_count"}
     assert type(body["id"]) is int and 1 <= body["id"] <= MAX_ID
     assert body["session_id"] == body["id"]
     assert body["group_id"] == 1 and body["group_name"] == "Core Verbs"
@@ -191,9 +193,9 @@ def test_the_app_builds_one_dynamodb_client_per_process(post_session, botocore_e
     created = []
     botocore_events.register("creating-client-class.dynamodb", lambda **_: created.append(1))
     assert post_session(VALID).status_code == 201
-    repository = app_module._repository
+    repository = web._repository
     assert post_session(VALID).status_code == 201
-    assert app_module._repository is repository and len(created) == 1
+    assert web._repository is repository and len(created) == 1
 
 
 def test_create_session_reads_the_group_and_activity_with_a_consistent_read(post_session, botocore_events, table):
@@ -217,7 +219,7 @@ def test_create_session_with_bad_input_calls_no_dynamodb(post_session, dynamodb_
     assert dynamodb_calls == []
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_other_methods_on_study_sessions_return_405_in_our_error_shape(api, method):
     response = api.request(method, "/study_sessions", headers={"Origin": PORTAL_ORIGIN})
     assert response.status_code == 405
@@ -295,7 +297,7 @@ class FakeLambdaContext:
 
 
 def test_lambda_invocation_keeps_the_api_gateway_stage_in_location(seeded, table, monkeypatch, stored_sessions):
-    monkeypatch.setattr(app_module, "_repository", None)
+    monkeypatch.setattr(web, "_repository", None)
     monkeypatch.setenv("TABLE_NAME", table)
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", PORTAL_ORIGIN)
     result = app_module.app(lambda_event(json.dumps(VALID), "/api/study_sessions"), FakeLambdaContext())
@@ -307,7 +309,7 @@ def test_lambda_invocation_keeps_the_api_gateway_stage_in_location(seeded, table
 
 
 def test_lambda_invocation_internal_error_shows_the_lambda_request_id(seeded, table, monkeypatch, botocore_events):
-    monkeypatch.setattr(app_module, "_repository", None)
+    monkeypatch.setattr(web, "_repository", None)
     monkeypatch.setenv("TABLE_NAME", table)
     botocore_events.register("before-call.dynamodb.BatchGetItem", lambda **_: 1 / 0)
     result = app_module.app(lambda_event(json.dumps(VALID), "/api/study_sessions"), FakeLambdaContext())

@@ -25,8 +25,9 @@ def ticking_clock(start: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=timezon
 def test_create_session_returns_plain_ints_and_no_storage_keys(seeded):
     session = seeded.create_session(group_id=1, study_activity_id=1)
     assert set(session) == {"id", "group_id", "group_name", "study_activity_id", "activity_name",
-                            "created_at", "end_time", "review_items_count"}
-    assert all(type(session[key]) is int for key in ("id", "group_id", "study_activity_id", "review_items_count"))
+                            "created_at", "end_time", "review_items_count", "correct_count", "wrong_count"}
+    assert all(type(session[key]) is int for key in ("id", "group_id", "study_activity_id", "review_items_count",
+                                                      "correct_count", "wrong_count"))
 
 
 def test_create_session_never_overwrites_a_session_whose_id_is_drawn_again(dynamodb, table, stored_sessions):

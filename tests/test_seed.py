@@ -1,17 +1,37 @@
 """The table definition and the seed data, on moto and on ministack."""
 from chalicelib.seed import GROUPS, load_seed
-from chalicelib.table import ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX, create_table_if_missing
+from chalicelib.table import (
+    ACTIVITY_SESSIONS_INDEX,
+    ALL_SESSIONS_INDEX,
+    GROUP_SESSIONS_INDEX,
+    TABLE_DEFINITION,
+    add_missing_indexes,
+    create_table_if_missing,
+)
 from conftest import scan_items
 
 
-def test_create_table_if_missing_creates_the_keys_and_both_indexes_once(dynamodb, table):
+def test_create_table_if_missing_creates_the_keys_and_the_indexes_once(dynamodb, table):
     assert create_table_if_missing(dynamodb, table_name=table) is False
     described = dynamodb.describe_table(TableName=table)["Table"]
     assert {k["AttributeName"]: k["KeyType"] for k in described["KeySchema"]} == {"PK": "HASH", "SK": "RANGE"}
     indexes = {index["IndexName"]: {k["AttributeName"]: k["KeyType"] for k in index["KeySchema"]}
                for index in described["GlobalSecondaryIndexes"]}
     assert indexes == {GROUP_SESSIONS_INDEX: {"GSI1PK": "HASH", "GSI1SK": "RANGE"},
-                       ALL_SESSIONS_INDEX: {"GSI2PK": "HASH", "GSI2SK": "RANGE"}}
+                       ALL_SESSIONS_INDEX: {"GSI2PK": "HASH", "GSI2SK": "RANGE"},
+                       ACTIVITY_SESSIONS_INDEX: {"GSI3PK": "HASH", "GSI3SK": "RANGE"}}
+
+
+def test_a_table_saved_before_an_index_existed_gets_it_added(dynamodb, backend):
+    # A developer's saved local state may hold the table as an older TABLE_DEFINITION made it.
+    older = {**TABLE_DEFINITION, "GlobalSecondaryIndexes": TABLE_DEFINITION["GlobalSecondaryIndexes"][:2],
+             "AttributeDefinitions": TABLE_DEFINITION["AttributeDefinitions"][:6]}
+    dynamodb.create_table(TableName=f"older-{backend}", **older)
+    assert create_table_if_missing(dynamodb, table_name=f"older-{backend}") is False
+    described = dynamodb.describe_table(TableName=f"older-{backend}")["Table"]
+    assert ACTIVITY_SESSIONS_INDEX in {index["IndexName"] for index in described["GlobalSecondaryIndexes"]}
+    assert add_missing_indexes(dynamodb, table_name=f"older-{backend}") == []
+    dynamodb.delete_table(TableName=f"older-{backend}")
 
 
 def test_seed_holds_the_ids_and_names_the_portal_uses(dynamodb, table, repository):
@@ -27,12 +47,17 @@ def test_seed_holds_the_ids_and_names_the_portal_uses(dynamodb, table, repositor
 def test_seed_words_count_matches_the_words_stored_under_each_group(dynamodb, table, repository):
     load_seed(repository)
     items = scan_items(dynamodb, table)
+    items_by_key = {(item["PK"], item["SK"]): item for item in items}
     for group in GROUPS:
         key = f"GROUP#{group['group_id']}"
         words = [item for item in items if item["PK"] == key and item["SK"].startswith("WORD#")]
         [meta] = [item for item in items if item["PK"] == key and item["SK"] == "META"]
         assert len(words) >= 5 and meta["words_count"] == len(words)
-        assert all(word["japanese"] and word["romaji"] and word["english"] for word in words)
+        assert all(word["kanji"] and word["romaji"] and word["english"] for word in words)
+        for word in words:  # the Typing Tutor spells each word by its parts
+            assert "".join(part["kanji"] for part in word["parts"]) == word["kanji"]
+            assert "".join("".join(part["romaji"]) for part in word["parts"]) == word["romaji"]
+            assert items_by_key[(f"WORD#{int(word['word_id'])}", "META")]["group_ids"] == {group["group_id"]}
 
 
 def test_seed_twice_changes_nothing(dynamodb, table, repository):

@@ -19,8 +19,13 @@ DEPLOYED_STAGES = ["dev", "prod"]
 # The DynamoDB operations the app calls, and the IAM actions each needs.
 ACTIONS_FOR_OPERATION = {
     "BatchGetItem": {"dynamodb:BatchGetItem"},
+    "BatchWriteItem": {"dynamodb:BatchWriteItem"},
+    "GetItem": {"dynamodb:GetItem"},
     "PutItem": {"dynamodb:PutItem"},
-    "TransactWriteItems": {"dynamodb:PutItem"},  # IAM checks each item of the transaction: ours are two Puts
+    "Query": {"dynamodb:Query"},
+    "UpdateItem": {"dynamodb:UpdateItem"},
+    # IAM checks each item of a transaction: ours are Puts and Updates.
+    "TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
 TABLE_ARN = {"Fn::GetAtt": ["StudyTable", "Arn"]}
 
@@ -79,7 +84,9 @@ def role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_function_takes_its_table_from_the_table_resource_and_its_origins_from_a_required_parameter(
         templates, stage):
     variables = resource(templates[stage], "APIHandler")["Properties"]["Environment"]["Variables"]
-    assert variables == {"TABLE_NAME": {"Ref": "StudyTable"}, "CORS_ALLOW_ORIGINS": {"Ref": "CorsAllowOrigins"}}
+    assert variables == {"TABLE_NAME": {"Ref": "StudyTable"}, "CORS_ALLOW_ORIGINS": {"Ref": "CorsAllowOrigins"},
+                         "ALLOW_RESET": {"Fn::If": ["IsProd", {"Ref": "AllowReset"}, "true"]}}
+    assert templates[stage]["Parameters"]["AllowReset"]["Default"] == "false"
     parameter = templates[stage]["Parameters"]["CorsAllowOrigins"]
     assert "Default" not in parameter  # a deployment must name its origins; no placeholder ships
     pattern = re.compile(parameter["AllowedPattern"])
@@ -177,9 +184,13 @@ def test_a_create_calls_only_operations_the_role_grants(templates, post_session,
 
 def test_make_deploy_gives_the_dev_stage_the_portals_local_origins_and_prod_only_what_it_is_told():
     assert parameters(stage="dev", cors_origin="") == \
-        f"Stage=dev CorsAllowOrigins={stage_environment('dev')['CORS_ALLOW_ORIGINS']}"
+        f"Stage=dev CorsAllowOrigins={stage_environment('dev')['CORS_ALLOW_ORIGINS']} AllowReset=false"
     assert parameters(stage="prod", cors_origin="https://a.example.org, https://b.example.org") == \
-        "Stage=prod CorsAllowOrigins=https://a.example.org,https://b.example.org"
+        "Stage=prod CorsAllowOrigins=https://a.example.org,https://b.example.org AllowReset=false"
+    assert parameters(stage="prod", cors_origin="https://a.example.org", allow_reset="true").endswith(
+        " AllowReset=true")
+    with pytest.raises(DeployError, match="ALLOW_RESET must be true or false"):
+        parameters(stage="prod", cors_origin="https://a.example.org", allow_reset="yes")
     for refused in ("", "*", "http://a.example.org"):
         with pytest.raises(DeployError, match="STAGE=prod needs CORS_ORIGIN=https://"):
             parameters(stage="prod", cors_origin=refused)
@@ -197,5 +208,5 @@ def test_make_deploy_refuses_origins_the_template_would_reject_before_uploading_
 @pytest.mark.parametrize("stage, origins", [("prod", "https://a.example.org,https://b.example.org:8443"),
                                             ("dev", "*"), ("dev", "http://localhost:5173")])
 def test_origins_make_deploy_passes_are_ones_the_template_accepts(templates, stage, origins):
-    passed = parameters(stage=stage, cors_origin=origins).split("CorsAllowOrigins=")[1]
+    passed = parameters(stage=stage, cors_origin=origins).split("CorsAllowOrigins=")[1].split(" ")[0]
     assert re.fullmatch(templates[stage]["Parameters"]["CorsAllowOrigins"]["AllowedPattern"], passed)

@@ -1,0 +1,58 @@
+"""Study activities and groups: the Study Activities, Activity and Launch pages, and the Typing Tutor's word list."""
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.web import answers_errors, get_repository, json_response, page_of, page_params, path_id, \
+    present_session
+
+catalog = Blueprint(__name__)
+
+
+def present_activity(activity: dict[str, Any]) -> dict[str, Any]:
+    """A study activity as the portal's pages read it."""
+    return {"id": activity["id"], "title": activity["name"], "launch_url": activity["url"],
+            "preview_url": activity["preview_url"]}
+
+
+@catalog.route("/api/study-activities", methods=["GET"])
+@answers_errors
+def list_study_activities() -> Response:
+    """The Study Activities page: every activity, as a JSON array."""
+    return json_response([present_activity(activity) for activity in get_repository().list_study_activities()])
+
+
+@catalog.route("/api/study-activities/{activity_id}", methods=["GET"])
+@answers_errors
+def get_study_activity(activity_id: str) -> Response:
+    """The Activity page."""
+    activity = get_repository().get_study_activity(study_activity_id=path_id("activity_id"))
+    return json_response({**present_activity(activity), "description": activity["description"]})
+
+
+@catalog.route("/api/study-activities/{activity_id}/sessions", methods=["GET"])
+@answers_errors
+def list_study_activity_sessions(activity_id: str) -> Response:
+    """The Activity page's sessions, newest first, by page number."""
+    page, per_page = page_params()
+    sessions = get_repository().list_activity_sessions(study_activity_id=path_id("activity_id"))
+    listed = page_of(sessions, page=page, per_page=per_page)
+    return json_response({**listed, "items": [present_session(session) for session in listed["items"]]})
+
+
+@catalog.route("/api/study-activities/{activity_id}/launch", methods=["GET"])
+@answers_errors
+def launch_study_activity(activity_id: str) -> Response:
+    """The Launch page: the activity and every group to choose from."""
+    repository = get_repository()
+    activity = repository.get_study_activity(study_activity_id=path_id("activity_id"))
+    groups = [{"id": group["id"], "name": group["name"]} for group in repository.list_groups()]
+    return json_response({"activity": present_activity(activity), "groups": groups})
+
+
+@catalog.route("/groups/{group_id}/words/raw", methods=["GET"])
+@answers_errors
+def list_group_words_raw(group_id: str) -> Response:
+    """The Typing Tutor's word list: each word of the group with the parts it is spelled by."""
+    group, words = get_repository().get_group_words(group_id=path_id("group_id"))
+    return json_response({"group_id": group["id"], "group_name": group["name"], "words": words})

@@ -1,0 +1,166 @@
+"""What every route shares: the repository, the current request, path and query parsing, and the error shape."""
+import functools
+import logging
+import os
+import threading
+from contextvars import ContextVar
+from typing import Any, Callable
+
+import boto3
+from botocore.config import Config
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.repository import (
+    MAX_ID,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
+    InvalidCursorError,
+    NotFoundError,
+    SessionIdCollisionError,
+    StudyRepository,
+    TransactionConflictError,
+    WordNotInGroupError,
+)
+from chalicelib.validation import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+
+# Worst case of one DynamoDB call: 3 attempts x (1 s connect + 1 s read) + at most 1 + 2 s of throttling backoff
+# = 9 s; a write makes two calls, so 18 s, under the 28 s Lambda timeout and API Gateway's 29 s.
+# (total_max_attempts counts the first attempt; botocore's max_attempts would count only the retries.)
+BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 3})
+JSON = {"Content-Type": "application/json"}
+RETRY_SOON = {"Retry-After": "1"}
+MAX_PER_PAGE = 100
+
+_repository: StudyRepository | None = None
+_repository_lock = threading.Lock()  # chalice local serves requests on threads
+# Chalice keeps app.current_request on the shared app object, which concurrent requests under chalice local
+# overwrite (aws/chalice#759); the request each middleware call receives is its own, so routes read it from here.
+current_request: ContextVar[Request] = ContextVar("request")
+# A cell, not a number, so threads a request starts (in a copy of its context) add to the same count.
+dynamodb_requests: ContextVar[list[int]] = ContextVar("dynamodb_requests")
+
+
+class BadRequestError(Exception):
+    """A path id or query value is malformed: 400."""
+
+
+def _count_dynamodb_request(**_: Any) -> None:
+    cell = dynamodb_requests.get(None)
+    if cell is not None:
+        cell[0] += 1
+
+
+def get_repository() -> StudyRepository:
+    """Build the repository on first use, once per process, so importing this module touches no AWS."""
+    global _repository
+    if _repository is None:
+        with _repository_lock:
+            if _repository is None:
+                client = boto3.client("dynamodb", config=BOTO_CONFIG)
+                # Every HTTP request sent, retries included, counts towards the access log's dynamodb_requests.
+                client.meta.events.register("before-send.dynamodb", _count_dynamodb_request)
+                _repository = StudyRepository(client=client, table_name=os.environ["TABLE_NAME"])
+    return _repository
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None, **fields: Any) -> Response:
+    """Our one error shape: {"error": message, **fields} as JSON."""
+    return Response(body={"error": message, **fields}, status_code=status_code,
+                    headers={**JSON, **(headers or {})})
+
+
+def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer; a body of None is JSON null, not an empty body."""
+    return Response(body=body, status_code=status_code, headers={**JSON, **(headers or {})})
+
+
+def allowed_origin(origin: str | None) -> str | None:
+    """The value for Access-Control-Allow-Origin, if the Origin is allowed in this stage."""
+    allowed = [entry.strip() for entry in os.environ.get("CORS_ALLOW_ORIGINS", "").split(",") if entry.strip()]
+    if "*" in allowed:
+        return "*"
+    return origin if origin in allowed else None
+
+
+def path_id(name: str) -> int:
+    """The path parameter `name` as an id: decimal digits, 1 to 2^53-1, no sign or leading zero."""
+    value = (current_request.get().uri_params or {}).get(name, "")
+    if not (value.isascii() and value.isdigit() and not value.startswith("0") and int(value) <= MAX_ID):
+        raise BadRequestError(f"id must be an integer from 1 to {MAX_ID}, not {value[:40]!r}")
+    return int(value)
+
+
+def query_int(name: str, default: int, *, maximum: int = MAX_ID) -> int:
+    """A positive integer query parameter (default when absent), at most `maximum`."""
+    value = (current_request.get().query_params or {}).get(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit() and 1 <= int(value[:20]) <= maximum):
+        raise BadRequestError(f"{name} must be an integer from 1 to {maximum}, not {value[:40]!r}")
+    return int(value)
+
+
+def query_text(name: str) -> str | None:
+    """A query parameter as sent, or None."""
+    return (current_request.get().query_params or {}).get(name)
+
+
+def page_of(items: list[Any], *, page: int, per_page: int) -> dict[str, Any]:
+    """The portal's page-number envelope over a whole list; a page past the end is empty."""
+    start = (page - 1) * per_page
+    return {"items": items[start:start + per_page], "total": len(items), "page": page, "per_page": per_page,
+            "total_pages": -(-len(items) // per_page)}
+
+
+def page_params() -> tuple[int, int]:
+    """?page= (default 1) and ?per_page= (default 10, at most MAX_PER_PAGE)."""
+    return query_int("page", 1), query_int("per_page", 10, maximum=MAX_PER_PAGE)
+
+
+def present_session(session: dict[str, Any]) -> dict[str, Any]:
+    """The session as the portal reads it, with the alias fields its pages use."""
+    return {**session, "session_id": session["id"], "activity_id": session["study_activity_id"],
+            "start_time": session["created_at"]}
+
+
+_log = logging.getLogger("study-portal")
+
+
+def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Give a route the one mapping from our named errors to statuses; nothing that raises them has written."""
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except (BadRequestError, InvalidRequestError) as exc:
+            return error_response(400, str(exc))
+        except InvalidCursorError:
+            return error_response(400, "cursor is not one this API handed out")
+        except UnsupportedMediaTypeError as exc:
+            return error_response(415, str(exc))
+        except PayloadTooLargeError as exc:
+            return error_response(413, str(exc))
+        except NotFoundError as exc:
+            return error_response(404, str(exc))
+        except WordNotInGroupError as exc:
+            return error_response(422, str(exc))
+        except IdempotencyKeyReusedError:
+            return error_response(422, "Idempotency-Key was already used with a different request body")
+        except IdempotencyKeyInFlightError:
+            return error_response(409, "A request with this Idempotency-Key is in progress; retry shortly",
+                                  RETRY_SOON)
+        except TransactionConflictError:
+            return error_response(409, "Other writes to the same study session got in the way; retry shortly",
+                                  RETRY_SOON)
+        except (DatabaseBusyError, SessionIdCollisionError) as exc:
+            # Nothing was written, so a retry is safe (a collision draws a new id next time).
+            _log.warning("database busy: %s: %s", type(exc).__name__, exc)
+            return error_response(503, "The database is busy; retry shortly", RETRY_SOON)
+        except DatabaseUnavailableError as exc:
+            # A write may have happened: a retry with the same Idempotency-Key returns it instead of a second one.
+            _log.warning("database unavailable: %s", exc, exc_info=True)
+            return error_response(503, "The database did not answer in time; retry shortly", RETRY_SOON)
+    return wrapper
