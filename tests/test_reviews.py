@@ -1,0 +1,169 @@
+"""POST /study_sessions/{id}/review: the Typing Tutor's single review and the frontend's batch, on moto and
+ministack: what is stored, what is refused, and that nothing is written for a refusal."""
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from chalicelib.repository import MAX_REVIEWS_PER_REQUEST
+from conftest import JSON_FROM_PORTAL, VALID, scan_items
+
+TUTOR = {"Content-Type": "application/json", "Origin": "http://localhost:8080"}
+
+
+@pytest.fixture
+def session(post_session: Any) -> dict[str, Any]:
+    """A fresh session of group 1 (words 1-6) and activity 1."""
+    response = post_session(VALID)
+    assert response.status_code == 201
+    return json.loads(response.body)
+
+
+def review(api: Any, session_id: Any, body: Any, headers: dict[str, str] | None = None) -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return api.post(f"/study_sessions/{session_id}/review", body=raw, headers=headers or TUTOR)
+
+
+def stored(dynamodb: Any, table: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(item["PK"], item["SK"]): item for item in scan_items(dynamodb, table)}
+
+
+def test_a_typing_tutor_review_is_logged_with_every_count_it_moves(api, session, dynamodb, table):
+    response = review(api, session["id"], {"word_id": 2, "correct": True})
+    assert response.status_code == 201
+    body = json.loads(response.body)
+    assert body == {"study_session_id": session["id"], "word_id": 2, "correct": True,
+                    "created_at": body["created_at"]}
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+    items = stored(dynamodb, table)
+    meta = items[(f"SESSION#{session['id']}", "META")]
+    assert (meta["review_items_count"], meta["correct_count"], meta["wrong_count"]) == (1, 1, 0)
+    assert meta["end_time"] == body["created_at"] > session["created_at"] or meta["end_time"] == body["created_at"]
+    assert meta["correct#2"] == 1 and "wrong#2" not in meta
+    word = items[("WORD#2", "META")]
+    assert (word["correct_count"], word["wrong_count"]) == (1, 0)
+    [logged] = [item for key, item in items.items() if key[0] == f"SESSION#{session['id']}" and key[1] != "META"]
+    assert logged["reviews"] == [{"word_id": 2, "correct": True}] and logged["created_at"] == body["created_at"]
+
+
+def test_a_batch_logs_all_its_reviews_in_one_transaction(backend, dynamodb_calls, api, session, dynamodb, table):
+    reviews = [{"word_id": 1, "is_correct": True}, {"word_id": 1, "is_correct": False},
+               {"word_id": 3, "is_correct": False}]
+    response = review(api, session["id"], {"reviews": reviews}, JSON_FROM_PORTAL)
+    assert response.status_code == 201
+    body = json.loads(response.body)
+    assert [(r["word_id"], r["is_correct"]) for r in body["reviews"]] == [(1, True), (1, False), (3, False)]
+    assert dynamodb_calls[-2:] == ["BatchGetItem", "TransactWriteItems"]
+    items = stored(dynamodb, table)
+    meta = items[(f"SESSION#{session['id']}", "META")]
+    assert (meta["review_items_count"], meta["correct_count"], meta["wrong_count"]) == (3, 1, 2)
+    assert (meta["correct#1"], meta["wrong#1"], meta["wrong#3"]) == (1, 1, 1)
+    assert (items[("WORD#1", "META")]["correct_count"], items[("WORD#1", "META")]["wrong_count"]) == (1, 1)
+    assert (items[("WORD#3", "META")]["correct_count"], items[("WORD#3", "META")]["wrong_count"]) == (0, 1)
+
+
+def test_a_review_costs_one_consistent_read_and_one_transaction(backend, dynamodb_sends, api, session):
+    assert review(api, session["id"], {"word_id": 1, "correct": False}).status_code == 201
+    assert dynamodb_sends[-2:] == ["BatchGetItem", "TransactWriteItems"] and len(dynamodb_sends) == 4
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"word_id": 1, "correct": 1}, "correct must be true or false"),
+    ({"word_id": 1, "correct": "true"}, "correct must be true or false"),
+    ({"word_id": 1, "correct": None}, "correct is required"),
+    ({"word_id": 1}, "correct is required"),
+    ({"word_id": True, "correct": True}, "word_id must be an integer"),
+    ({"word_id": "1", "correct": True}, "word_id must be an integer"),
+    ({"word_id": 0, "correct": True}, "word_id must be an integer"),
+    ({"correct": True}, "word_id is required"),
+    ({"reviews": []}, "reviews must be a non-empty array"),
+    ({"reviews": {"word_id": 1, "is_correct": True}}, "reviews must be a non-empty array"),
+    ({"reviews": [{"word_id": 1, "is_correct": 1}]}, "reviews[0].is_correct must be true or false"),
+    ({"reviews": [{"word_id": 1, "is_correct": True}, 7]}, "reviews[1] must be a JSON object"),
+    ({"reviews": [{"word_id": 1, "correct": True}]}, "reviews[0].is_correct is required"),
+    ({"reviews": [{"word_id": 1, "is_correct": True}] * (MAX_REVIEWS_PER_REQUEST + 1)},
+     f"at most {MAX_REVIEWS_PER_REQUEST} reviews"),
+    ({"reviews": [{"word_id": 1, "is_correct": True}], "word_id": 1, "correct": True}, "either word_id"),
+    ([{"word_id": 1, "correct": True}], "must be a JSON object"),
+])
+def test_malformed_reviews_are_400_and_write_nothing(api, session, dynamodb, table, body, message):
+    before = scan_items(dynamodb, table)
+    response = review(api, session["id"], body)
+    assert response.status_code == 400
+    assert message in json.loads(response.body)["error"]
+    assert scan_items(dynamodb, table) == before
+
+
+def test_the_largest_batch_allowed_is_logged(api, session, dynamodb, table):
+    reviews = [{"word_id": 1 + index % 6, "is_correct": index % 2 == 0} for index in range(MAX_REVIEWS_PER_REQUEST)]
+    assert review(api, session["id"], {"reviews": reviews}).status_code == 201
+    assert stored(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == \
+        MAX_REVIEWS_PER_REQUEST
+
+
+def test_a_review_must_be_declared_json(api, session, dynamodb, table):
+    before = scan_items(dynamodb, table)
+    response = review(api, session["id"], {"word_id": 1, "correct": True}, {"Content-Type": "text/plain"})
+    assert response.status_code == 415 and scan_items(dynamodb, table) == before
+
+
+@pytest.mark.parametrize("path_id", ["abc", "0", "-1", "01", "1.5", "9007199254740992", "%20"])
+def test_a_malformed_session_id_in_the_path_is_400(api, path_id, dynamodb, table):
+    before = scan_items(dynamodb, table)
+    response = review(api, path_id, {"word_id": 1, "correct": True})
+    assert response.status_code == 400 and "id must be an integer" in json.loads(response.body)["error"]
+    assert scan_items(dynamodb, table) == before
+
+
+@pytest.mark.parametrize("target, body, status, message", [
+    ("unknown session", {"word_id": 1, "correct": True}, 404, "Study session 424242 not found"),
+    ("session", {"word_id": 999, "correct": True}, 404, "Word 999 not found"),
+    ("session", {"reviews": [{"word_id": 1, "is_correct": True}, {"word_id": 998, "is_correct": True}]}, 404,
+     "Word 998 not found"),
+    ("session", {"word_id": 101, "correct": True}, 422, "Word 101 is not in group 1"),
+    ("session", {"reviews": [{"word_id": 1, "is_correct": True}, {"word_id": 102, "is_correct": False}]}, 422,
+     "Word 102 is not in group 1"),
+])
+def test_unknown_sessions_and_words_and_words_of_other_groups_write_nothing(api, session, dynamodb, table,
+                                                                               target, body, status, message):
+    before = scan_items(dynamodb, table)
+    response = review(api, 424242 if target == "unknown session" else session["id"], body)
+    assert response.status_code == status
+    assert json.loads(response.body) == {"error": message + ("" if status == 404 else ", the study session's group")}
+    assert scan_items(dynamodb, table) == before
+
+
+def test_a_resent_review_with_its_idempotency_key_is_logged_once(api, session, dynamodb, table):
+    headers = {**TUTOR, "Idempotency-Key": "review-1"}
+    first = review(api, session["id"], {"word_id": 4, "correct": True}, headers)
+    again = review(api, session["id"], {"correct": True, "word_id": 4}, headers)
+    assert first.status_code == again.status_code == 201 and again.body == first.body
+    items = stored(dynamodb, table)
+    assert items[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
+    assert items[("WORD#4", "META")]["correct_count"] == 1
+    other = review(api, session["id"], {"word_id": 4, "correct": False}, headers)
+    assert other.status_code == 422 and "Idempotency-Key" in json.loads(other.body)["error"]
+    assert stored(dynamodb, table) == items
+
+
+def test_the_same_idempotency_key_on_another_session_is_another_request(api, session, post_session):
+    second = json.loads(post_session(VALID).body)
+    headers = {**TUTOR, "Idempotency-Key": "same-key"}
+    assert review(api, session["id"], {"word_id": 1, "correct": True}, headers).status_code == 201
+    assert review(api, second["id"], {"word_id": 1, "correct": True}, headers).status_code == 422
+
+
+# moto neither serialises nor conflicts concurrent transactions (its items are plain dicts), so this runs where
+# transactions are real: ministack.
+@pytest.mark.parametrize("backend", ["ministack"], indirect=True)
+def test_fifty_concurrent_reviews_into_one_session_count_fifty(backend, seeded):
+    session = seeded.create_session(group_id=1, study_activity_id=1)
+    reviews = [(1 + index % 6, index % 3 == 0) for index in range(50)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda pair: seeded.log_reviews(session_id=session["id"], reviews=[pair]), reviews))
+    after = seeded.get_session(session_id=session["id"])
+    assert after["review_items_count"] == 50
+    assert (after["correct_count"], after["wrong_count"]) == (17, 33)
+    _, words = seeded.get_session_words(session_id=session["id"])
+    assert sum(word["correct_count"] + word["wrong_count"] for word in words) == 50
