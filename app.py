@@ -23,8 +23,8 @@ app.register_blueprint(sessions)
 app.register_blueprint(catalog)
 
 
-def preflight() -> Response:
-    """Answer the browser's CORS preflight for this path's methods."""
+def preflight(**_: str) -> Response:
+    """Answer the browser's CORS preflight for this path's methods (path parameters unused)."""
     request = current_request.get()
     headers = {}
     if allowed_origin(request.headers.get("origin")) is not None:
