@@ -7,17 +7,17 @@ from typing import Any
 import pytest
 
 from chalicelib.repository import MAX_REVIEWS_PER_REQUEST
-from conftest import JSON_FROM_PORTAL, VALID, scan_items
+from conftest import JSON_FROM_PORTAL, intercept_sends, scan_items, transaction_cancelled
+from test_idempotency import resend_once_after_success
 
 TUTOR = {"Content-Type": "application/json", "Origin": "http://localhost:8080"}
 
 
 @pytest.fixture
-def session(post_session: Any) -> dict[str, Any]:
-    """A fresh session of group 1 (words 1-6) and activity 1."""
-    response = post_session(VALID)
-    assert response.status_code == 201
-    return json.loads(response.body)
+def session(seeded: Any) -> dict[str, Any]:
+    """A fresh session of group 1 (words 1-6) and activity 1, made with the test's own client, so the app's client
+    is created by the test's first request, with the event handlers the test registers."""
+    return seeded.create_session(group_id=1, study_activity_id=1)
 
 
 def review(api: Any, session_id: Any, body: Any, headers: dict[str, str] | None = None) -> Any:
@@ -63,9 +63,16 @@ def test_a_batch_logs_all_its_reviews_in_one_transaction(backend, dynamodb_calls
     assert (items[("WORD#3", "META")]["correct_count"], items[("WORD#3", "META")]["wrong_count"]) == (0, 1)
 
 
-def test_a_review_costs_one_consistent_read_and_one_transaction(backend, dynamodb_sends, api, session):
+def test_a_review_costs_one_consistent_read_and_one_transaction(backend, botocore_events, dynamodb_sends, api,
+                                                                 session):
+    reads = []
+    botocore_events.register("before-parameter-build.dynamodb.BatchGetItem",
+                             lambda params, **_: reads.append(params))
     assert review(api, session["id"], {"word_id": 1, "correct": False}).status_code == 201
-    assert dynamodb_sends[-2:] == ["BatchGetItem", "TransactWriteItems"] and len(dynamodb_sends) == 4
+    assert dynamodb_sends == ["BatchGetItem", "TransactWriteItems"]
+    # The session was just created, maybe by another Lambda: an eventually consistent read could miss it.
+    [read] = reads
+    assert read["RequestItems"]["study-portal-dev"]["ConsistentRead"] is True
 
 
 @pytest.mark.parametrize("body, message", [
@@ -147,8 +154,8 @@ def test_a_resent_review_with_its_idempotency_key_is_logged_once(api, session, d
     assert stored(dynamodb, table) == items
 
 
-def test_the_same_idempotency_key_on_another_session_is_another_request(api, session, post_session):
-    second = json.loads(post_session(VALID).body)
+def test_the_same_idempotency_key_on_another_session_is_another_request(api, session, seeded):
+    second = seeded.create_session(group_id=1, study_activity_id=1)
     headers = {**TUTOR, "Idempotency-Key": "same-key"}
     assert review(api, session["id"], {"word_id": 1, "correct": True}, headers).status_code == 201
     assert review(api, second["id"], {"word_id": 1, "correct": True}, headers).status_code == 422
@@ -167,3 +174,39 @@ def test_fifty_concurrent_reviews_into_one_session_count_fifty(backend, seeded):
     assert (after["correct_count"], after["wrong_count"]) == (17, 33)
     _, words = seeded.get_session_words(session_id=session["id"])
     assert sum(word["correct_count"] + word["wrong_count"] for word in words) == 50
+
+
+@pytest.mark.parametrize("headers", [TUTOR, {**TUTOR, "Idempotency-Key": "lost-1"}], ids=["no key", "with key"])
+def test_a_review_boto3_resends_after_a_lost_answer_is_logged_once(backend, botocore_events, dynamodb_sends, api,
+                                                                   session, dynamodb, table, headers):
+    resent = resend_once_after_success(botocore_events, "TransactWriteItems")
+    response = review(api, session["id"], {"word_id": 6, "correct": False}, headers)
+    assert resent == [1] and dynamodb_sends.count("TransactWriteItems") == 2
+    assert response.status_code == 201
+    items = stored(dynamodb, table)
+    assert items[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
+    assert items[("WORD#6", "META")]["wrong_count"] == 1
+
+
+def test_a_conflict_with_another_write_is_retried_and_then_logged_once(backend, botocore_events, api, session,
+                                                                      dynamodb, table):
+    conflicts = intercept_sends(botocore_events, "TransactWriteItems",
+                                lambda: transaction_cancelled("TransactionConflict", "None", "None"), times=2)
+    response = review(api, session["id"], {"word_id": 1, "correct": True})
+    assert response.status_code == 201 and len(conflicts) == 2
+    assert stored(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
+
+
+@pytest.mark.parametrize("reasons, status", [
+    (("TransactionConflict", "None", "None"), 409),
+    (("None", "None", "ThrottlingError"), 503),
+    (("None", "ValidationError", "None"), 503),
+])
+def test_a_review_transaction_cancelled_for_good_writes_nothing(backend, botocore_events, api, session, dynamodb,
+                                                                 table, reasons, status):
+    before = scan_items(dynamodb, table)
+    intercept_sends(botocore_events, "TransactWriteItems", lambda: transaction_cancelled(*reasons))
+    response = review(api, session["id"], {"word_id": 1, "correct": True})
+    assert response.status_code == status and response.headers["Retry-After"] == "1"
+    assert set(json.loads(response.body)) == {"error"} and "injected" not in response.body.decode()
+    assert scan_items(dynamodb, table) == before
