@@ -15,7 +15,7 @@ from chalice.app import Request
 from chalicelib.catalog_routes import catalog
 from chalicelib.logs import log_json_to_stdout, request_id
 from chalicelib.sessions_routes import sessions
-from chalicelib.web import allowed_origin, current_request, dynamodb_requests, error_response
+from chalicelib.web import allowed_origin, current_request, dynamodb_usage, error_response
 
 app = Chalice(app_name="study-portal", configure_logs=False)
 log_json_to_stdout(app.log)
@@ -44,8 +44,8 @@ def log_requests(request: Request, get_response: Callable[[Request], Response]) 
     """One JSON access-log line per request; never the body, headers or query string, which may hold secrets."""
     request_id.set(getattr(request.lambda_context, "aws_request_id", None))
     current_request.set(request)
-    count = [0]
-    dynamodb_requests.set(count)
+    usage = {"requests": 0, "capacity": 0.0}
+    dynamodb_usage.set(usage)
     started = time.perf_counter()
     response = get_response(request)
     app.log.info("request", extra={"fields": {
@@ -53,7 +53,8 @@ def log_requests(request: Request, get_response: Callable[[Request], Response]) 
         "path": request.context.get("path"),
         "status": response.status_code,
         "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-        "dynamodb_requests": count[0],
+        "dynamodb_requests": usage["requests"],
+        "dynamodb_capacity": round(usage["capacity"], 2),  # read + write units, as DynamoDB reports them
     }})
     return response
 

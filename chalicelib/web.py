@@ -39,8 +39,10 @@ _repository_lock = threading.Lock()  # chalice local serves requests on threads
 # Chalice keeps app.current_request on the shared app object, which concurrent requests under chalice local
 # overwrite (aws/chalice#759); the request each middleware call receives is its own, so routes read it from here.
 current_request: ContextVar[Request] = ContextVar("request")
-# A cell, not a number, so threads a request starts (in a copy of its context) add to the same count.
-dynamodb_requests: ContextVar[list[int]] = ContextVar("dynamodb_requests")
+# A mutable record, not numbers, so threads a request starts (in a copy of its context) add to the same one.
+dynamodb_usage: ContextVar[dict[str, float]] = ContextVar("dynamodb_usage")
+_RETURNS_CAPACITY = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem",
+                               "BatchWriteItem", "TransactWriteItems"})
 
 
 class BadRequestError(Exception):
@@ -48,9 +50,22 @@ class BadRequestError(Exception):
 
 
 def _count_dynamodb_request(**_: Any) -> None:
-    cell = dynamodb_requests.get(None)
-    if cell is not None:
-        cell[0] += 1
+    usage = dynamodb_usage.get(None)
+    if usage is not None:
+        usage["requests"] += 1
+
+
+def _ask_for_consumed_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
+    if model.name in _RETURNS_CAPACITY:
+        params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+
+def _add_consumed_capacity(parsed: dict[str, Any], **_: Any) -> None:
+    usage = dynamodb_usage.get(None)
+    consumed = parsed.get("ConsumedCapacity") or []
+    if usage is not None:
+        usage["capacity"] += sum(entry.get("CapacityUnits", 0) for entry in
+                                 (consumed if isinstance(consumed, list) else [consumed]))
 
 
 def get_repository() -> StudyRepository:
@@ -60,8 +75,11 @@ def get_repository() -> StudyRepository:
         with _repository_lock:
             if _repository is None:
                 client = boto3.client("dynamodb", config=BOTO_CONFIG)
-                # Every HTTP request sent, retries included, counts towards the access log's dynamodb_requests.
+                # Every HTTP request sent, retries included, counts towards the access log's dynamodb_requests,
+                # and the capacity DynamoDB reports for each call towards its dynamodb_capacity.
                 client.meta.events.register("before-send.dynamodb", _count_dynamodb_request)
+                client.meta.events.register("before-parameter-build.dynamodb", _ask_for_consumed_capacity)
+                client.meta.events.register("after-call.dynamodb", _add_consumed_capacity)
                 _repository = StudyRepository(client=client, table_name=os.environ["TABLE_NAME"])
     return _repository
 

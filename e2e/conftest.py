@@ -54,9 +54,9 @@ class Target:
     location_prefix: str  # what the API puts before /study_sessions/<id> in Location
     dynamodb: Any
     table: str
-    # API Gateway's own errors carry the {"error"} shape and CORS headers (infra/template.yaml). True only for a
-    # real deployment: chalice local has no gateway, and ministack 1.5.33 ignores the
-    # x-amazon-apigateway-gateway-responses extension that SAM writes them into.
+    # Unknown routes answer the {"error"} shape with CORS headers: on a real deployment through the template's
+    # gateway responses, under chalice local through scripts/chalice_local.py. False for ministack 1.5.33, which
+    # ignores the x-amazon-apigateway-gateway-responses extension that SAM writes them into.
     gateway_responses: bool
 
 
@@ -95,7 +95,8 @@ def send(base_url: str, method: str, path: str = "/study_sessions", body: bytes 
     connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(url.netloc, timeout=30)
     try:
-        connection.request(method, url.path, body=body, headers=headers or {})
+        connection.request(method, url.path + (f"?{url.query}" if url.query else ""), body=body,
+                           headers=headers or {})
         response = connection.getresponse()
         raw = response.read()
         try:
@@ -191,7 +192,7 @@ def chalice_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     try:
         yield Target(name="chalice-local", base_url=f"http://127.0.0.1:{port}", location_prefix="",
                      dynamodb=dynamodb_client(endpoint_url(dynamodb_port)), table=LOCAL_TABLE,
-                     gateway_responses=False)
+                     gateway_responses=True)
     finally:
         stop_dev_server(server)
 
@@ -201,10 +202,8 @@ def _given_target(config: pytest.Config) -> Target:
     table = config.getoption("--table-name")
     if not table:
         raise pytest.UsageError("--base-url needs --table-name: every contract test checks what was stored")
-    host = urlparse(base_url).hostname
     return Target(name=base_url, base_url=base_url, location_prefix=urlparse(base_url).path,
-                  dynamodb=boto3.client("dynamodb"), table=table,
-                  gateway_responses=host not in ("127.0.0.1", "localhost"))
+                  dynamodb=boto3.client("dynamodb"), table=table, gateway_responses=True)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -115,11 +115,16 @@ def test_the_api_definition_cloudformation_deployed_carries_the_gateway_error_re
     body = processed["TemplateBody"]
     template = json.loads(body) if isinstance(body, str) else body
     responses = template["Resources"]["RestAPI"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"}
     for response in responses.values():
         assert response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == \
             "method.request.header.Origin"
-        assert response["responseTemplates"]["application/json"] == '{"error": $context.error.messageString}'
+    for default in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[default]["responseTemplates"]["application/json"] == \
+            '{"error": $context.error.messageString}'
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"] == \
+        '{"error": "Not found"}'
 
 
 def as_the_functions_role(deployment: Deployment) -> Any:

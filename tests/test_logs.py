@@ -6,7 +6,7 @@ import pytest
 from conftest import VALID, access_lines, http_error, intercept_sends
 
 ACCESS_FIELDS = {"time", "level", "logger", "request_id", "message", "method", "path", "status", "latency_ms",
-                 "dynamodb_requests"}
+                 "dynamodb_requests", "dynamodb_capacity"}
 
 
 @pytest.mark.parametrize("body, headers, status, dynamodb_requests", [
@@ -23,6 +23,7 @@ def test_each_request_logs_one_json_access_line(post_session, app_log, body, hea
     assert set(access) == ACCESS_FIELDS
     assert (access["level"], access["method"], access["path"]) == ("INFO", "POST", "/study_sessions")
     assert access["status"] == status and access["dynamodb_requests"] == dynamodb_requests
+    assert access["dynamodb_capacity"] >= 0 and (dynamodb_requests or access["dynamodb_capacity"] == 0)
     assert isinstance(access["latency_ms"], float) and access["latency_ms"] >= 0
     assert access["request_id"]
 
@@ -69,3 +70,19 @@ def test_logs_hold_no_request_body_header_or_key(post_session, app_log, botocore
     assert "RuntimeError: boom" in logged
     for secret in secrets:
         assert secret not in logged
+
+
+def test_every_dynamodb_call_asks_for_the_capacity_it_consumed_and_the_access_line_adds_it_up(
+        backend, botocore_events, post_session, app_log):
+    asked = []
+    botocore_events.register("before-call.dynamodb", lambda params, model, **_: asked.append(
+        (model.name, json.loads(params["body"]).get("ReturnConsumedCapacity"))))
+    reported = []
+    botocore_events.register("after-call.dynamodb", lambda parsed, **_: reported.append(parsed.get(
+        "ConsumedCapacity")))
+    post_session(VALID, headers={"Content-Type": "application/json", "Idempotency-Key": "capacity"})
+    assert asked == [("BatchGetItem", "TOTAL"), ("TransactWriteItems", "TOTAL")]
+    units = sum(entry["CapacityUnits"] for answer in reported if answer
+                for entry in (answer if isinstance(answer, list) else [answer]))
+    [access] = access_lines(app_log())
+    assert access["dynamodb_capacity"] == round(units, 2)

@@ -166,12 +166,19 @@ def test_the_api_stage_throttles_every_method(templates, stage):
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-@pytest.mark.parametrize("response_type", ["DEFAULT_4XX", "DEFAULT_5XX"])
-def test_api_gateway_errors_carry_cors_headers_and_the_error_shape(templates, stage, response_type):
+@pytest.mark.parametrize("response_type, status_code, body", [
+    ("DEFAULT_4XX", None, '{"error": $context.error.messageString}'),
+    ("DEFAULT_5XX", None, '{"error": $context.error.messageString}'),
+    # An unknown path or method: API Gateway's 403 "Missing Authentication Token", answered as a 404.
+    ("MISSING_AUTHENTICATION_TOKEN", "404", '{"error": "Not found"}'),
+])
+def test_api_gateway_errors_carry_cors_headers_and_the_error_shape(templates, stage, response_type, status_code,
+                                                                    body):
     response = resource(templates[stage], "RestAPI")["Properties"]["GatewayResponses"][response_type]
+    assert response.get("StatusCode") == status_code
     assert response["ResponseParameters"]["Headers"] == {
         "Access-Control-Allow-Origin": "method.request.header.Origin", "Vary": "'Origin'"}
-    assert response["ResponseTemplates"] == {"application/json": '{"error": $context.error.messageString}'}
+    assert response["ResponseTemplates"] == {"application/json": body}
 
 
 @pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": "k"}], ids=["no key", "with key"])

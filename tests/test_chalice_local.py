@@ -1,0 +1,67 @@
+"""`make dev`'s `chalice local` wrapper over HTTP on loopback: what it answers for paths and methods no route has."""
+import http.client
+import json
+from typing import Any, Iterator
+
+import pytest
+
+from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
+from scripts.local_stack import LOCAL_TABLE, free_port
+
+PORTAL_ORIGIN = "http://localhost:5173"
+UNKNOWN_PATHS = ["/nope", "/api/study-activities/1/nope", "/study_sessions/1/review/x"]
+
+
+@pytest.fixture(scope="module")
+def chalice_port(ministack_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """One `chalice local --stage local` through the wrapper for the module, on a free loopback port."""
+    port = free_port()
+    process = start_chalice_local(port=port, dynamodb_port=ministack_port, table=LOCAL_TABLE,
+                                  log_path=tmp_path_factory.mktemp("chalice-local") / "chalice.log")
+    try:
+        wait_for_http(port, process)
+        yield port
+    finally:
+        stop_chalice_local(process)
+
+
+def send(port: int, method: str, path: str, origin: str) -> tuple[int, http.client.HTTPMessage, Any]:
+    """One request with an Origin header; the status, headers and JSON body of the answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, headers={"Origin": origin})
+        response = connection.getresponse()
+        return response.status, response.headers, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
+@pytest.mark.parametrize("path", UNKNOWN_PATHS)
+def test_an_unknown_path_answers_404_in_the_error_shape_with_cors_for_the_portal(chalice_port, path, method):
+    status, headers, body = send(chalice_port, method, f"{path}?page=2", PORTAL_ORIGIN)
+    assert status == 404
+    assert body == {"error": f"Not found: {method} {path}"}
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
+    assert headers["Access-Control-Expose-Headers"] == "Location, Retry-After"
+    assert headers["Vary"] == "Origin"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
+@pytest.mark.parametrize("path", UNKNOWN_PATHS)
+def test_an_unknown_path_grants_no_cors_to_another_origin(chalice_port, path, method):
+    status, headers, body = send(chalice_port, method, path, "http://evil.example")
+    assert status == 404 and body == {"error": f"Not found: {method} {path}"}
+    assert "Access-Control-Allow-Origin" not in headers
+    assert headers["Vary"] == "Origin"
+
+
+@pytest.mark.parametrize("origin, allowed", [(PORTAL_ORIGIN, PORTAL_ORIGIN), ("http://evil.example", None)])
+def test_a_known_path_answers_a_method_it_lacks_with_405_in_the_error_shape_with_cors(chalice_port, origin, allowed):
+    status, headers, body = send(chalice_port, "DELETE", "/study_sessions", origin)
+    assert status == 405
+    assert body == {"error": "Unsupported method: DELETE"}
+    assert headers["Content-Type"] == "application/json"
+    assert headers.get("Access-Control-Allow-Origin") == allowed
+    assert headers["Vary"] == "Origin"
