@@ -16,7 +16,7 @@ BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
 .DEFAULT_GOAL := help
-.PHONY: help install local dev seed seed-stack test e2e lint-template package deploy destroy loadtest clean
+.PHONY: help install local dev seed seed-stack test e2e lint-template package deploy destroy loadtest costs clean
 
 ## list the targets (this page)
 help:
@@ -102,6 +102,10 @@ destroy: install
 ## ~1,000 requests from 20 clients to an API and table of its own, then an audit of the table
 loadtest: local
 	@$(PY) -m scripts.loadtest $(ARGS)
+
+## DynamoDB requests and capacity of each route (moto, ministack), and the reset of 1,000 sessions (about 20 s)
+costs: local
+	@$(PY) -m scripts.route_costs $(ARGS)
 
 ## remove the virtualenvs, build outputs, test scratch and make dev's saved data
 clean:
