@@ -2,6 +2,7 @@
 import re
 import subprocess
 
+from app import app
 from scripts.dev import DEFAULT_PORT, start_dev_server, stop_dev_server
 from scripts.local_stack import LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url, free_port, port_in_use
 from conftest import scan_items
@@ -36,21 +37,34 @@ def test_the_readme_is_at_most_150_lines_and_starts_with_the_two_commands():
 
 def test_every_curl_in_the_readme_answers_the_status_it_shows_run_after_run(dev_place):
     blocks = curl_blocks()
-    assert sum(len(expected) for _, expected in blocks) >= 6
+    assert sum(len(expected) for _, expected in blocks) >= 19
+    assert "/api/study-sessions/reset" in blocks[-1][0]
     # The README's port, unless a developer's own `make dev` holds it.
     port = DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port()
     dev = start_dev_server(port=port, dynamodb_port=dev_place.dynamodb_port, data_dir=dev_place.data_dir,
                            log_path=dev_place.log_path)
     client = dynamodb_client(endpoint_url(dev_place.dynamodb_port))
+    def sessions() -> int:
+        return len([item for item in scan_items(client, LOCAL_TABLE) if item["PK"].startswith("SESSION#")])
     try:
         created = []
-        for _ in range(2):  # copied twice, as a reader would: a fixed Idempotency-Key would replay the first run
+        # Copied twice, as a reader would: a fixed Idempotency-Key would replay the first run's (deleted) session.
+        for _ in range(2):
             for script, expected in blocks:
+                if "/api/study-sessions/reset" in script:  # the last block: it deletes what the run created
+                    created.append(sessions())
                 script = script.replace(f"127.0.0.1:{DEFAULT_PORT}", f"127.0.0.1:{port}")
                 result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
                 assert result.returncode == 0, result.stderr
                 assert [int(status) for status in result.stdout.split()] == expected, script
-            created.append(len([item for item in scan_items(client, LOCAL_TABLE) if item["PK"].startswith("SESSION#")]))
-        assert created[1] == 2 * created[0] > 0
+            assert sessions() == 0
+        assert created[1] == created[0] > 0
     finally:
         stop_dev_server(dev)
+
+
+def test_the_readmes_endpoint_table_lists_every_route():
+    table = README.split("## Endpoints", 1)[1].split("```", 1)[0]
+    for path, methods in app.routes.items():
+        for method in set(methods) - {"OPTIONS"}:
+            assert f"`{method} {re.sub(r'{[a-z_]+}', '{id}', path)}" in table, (method, path)
