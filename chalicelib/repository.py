@@ -214,9 +214,11 @@ def encode_cursor(session: dict[str, Any]) -> str:
 
 def _decode_cursor(cursor: str) -> dict[str, Any]:
     """The ExclusiveStartKey a cursor stands for; a cursor we did not hand out raises InvalidCursorError."""
+    if len(cursor) > 200:  # ours are about 60 characters; a long one is not worth decoding
+        raise InvalidCursorError()
     try:
         created_at, session_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError, binascii.Error) as exc:
+    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
         raise InvalidCursorError() from exc
     if not (isinstance(created_at, str) and _CURSOR_TIME.fullmatch(created_at)
             and type(session_id) is int and 1 <= session_id <= MAX_ID):

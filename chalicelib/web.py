@@ -116,7 +116,7 @@ def query_int(name: str, default: int, *, maximum: int = MAX_ID) -> int:
     value = (current_request.get().query_params or {}).get(name)
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit() and 1 <= int(value[:20]) <= maximum):
+    if not (value.isascii() and value.isdigit() and len(value) <= 20 and 1 <= int(value) <= maximum):
         raise BadRequestError(f"{name} must be an integer from 1 to {maximum}, not {value[:40]!r}")
     return int(value)
 

@@ -1,13 +1,17 @@
-"""Property-based tests: whatever a client sends, POST /study_sessions answers 201 or a 4xx in our JSON shape,
-and a 4xx writes nothing. FUZZ_EXAMPLES sets the examples per test (default 200)."""
+"""Property-based tests: whatever a client sends, POST /study_sessions and POST /study_sessions/{id}/review answer
+201 or a 4xx in our JSON shape and a 4xx writes nothing; the GET routes answer 200, 400 or 404 and write nothing.
+FUZZ_EXAMPLES sets the examples per test (default 200)."""
+import base64
 import json
 import os
+from typing import Any
+from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.repository import MAX_ID
+from chalicelib.repository import MAX_ID, MAX_REVIEWS_PER_REQUEST
 from chalicelib.validation import (
     InvalidRequestError,
     PayloadTooLargeError,
@@ -16,7 +20,8 @@ from chalicelib.validation import (
     parse_json_object,
     require_id,
 )
-from conftest import scan_items
+from chalicelib.web import MAX_PER_PAGE
+from conftest import VALID, scan_items
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 ANSWERS = {201, 400, 404, 413, 415, 422}
@@ -68,13 +73,14 @@ FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-def send(api, body: bytes, content_type: str | None, key: str | None, extra: dict[str, str]):
+def send(api, body: bytes, content_type: str | None, key: str | None, extra: dict[str, str],
+         path: str = "/study_sessions"):
     headers = dict(extra)
     if content_type is not None:
         headers["Content-Type"] = content_type
     if key is not None:
         headers["Idempotency-Key"] = key
-    return api.post("/study_sessions", body=body, headers=headers)
+    return api.post(path, body=body, headers=headers)
 
 
 @pytest.fixture
@@ -131,3 +137,217 @@ def test_an_idempotency_key_is_accepted_exactly_when_it_is_1_to_255_printable_as
     else:
         with pytest.raises(InvalidRequestError):
             optional_idempotency_key(key)
+
+
+REVIEW_ANSWERS = {201, 400, 404, 409, 413, 415, 422}
+GET_ANSWERS = {200, 400, 404}
+# The review test scans the table after every request, which costs moto about 0.1 s an example, so it runs half
+# of FUZZ_EXAMPLES; the GET tests check the app's calls instead of scanning, and afford them all.
+REVIEW_EXAMPLES = max(EXAMPLES // 2, 1)
+GET_EXAMPLES = EXAMPLES
+# Stand-ins for what only exists once a test has created it; each test's fixture maps them to the real values.
+SESSION, NO_SESSION, CURSOR = "<session>", "<no such session>", "<cursor>"
+
+junk_ids = st.sampled_from(["abc", "0", "01", "-1", "+1", "1.0", "1e3", " 1", "", "١", str(MAX_ID),
+                            str(MAX_ID + 1), "9" * 40]) | st.text(max_size=20)
+session_path_ids = mostly(st.just(SESSION), st.just(NO_SESSION) | junk_ids)
+
+word_ids = mostly(st.integers(min_value=1, max_value=6),  # group 1's words; the test's session is of group 1
+                  st.sampled_from([101, 999, MAX_ID, 0, -1, MAX_ID + 1, True, None, 1.0, "1"]) | json_values)
+verdicts = mostly(st.booleans(), st.sampled_from([1, 0, "true", None]) | json_values)
+good_singles = st.fixed_dictionaries({"word_id": st.integers(min_value=1, max_value=6), "correct": st.booleans()})
+singles = mostly(good_singles, st.fixed_dictionaries({"word_id": word_ids, "correct": verdicts},
+                                                     optional={"is_correct": verdicts, "note": json_values}))
+good_batch_items = st.fixed_dictionaries({"word_id": st.integers(min_value=1, max_value=6),
+                                          "is_correct": st.booleans()})
+batch_items = st.fixed_dictionaries({"word_id": word_ids, "is_correct": verdicts}, optional={"correct": verdicts})
+batches = st.fixed_dictionaries({"reviews": mostly(
+    st.lists(good_batch_items, min_size=1, max_size=MAX_REVIEWS_PER_REQUEST),
+    st.lists(batch_items, min_size=1, max_size=MAX_REVIEWS_PER_REQUEST)
+    | st.lists(good_batch_items, min_size=MAX_REVIEWS_PER_REQUEST + 1, max_size=MAX_REVIEWS_PER_REQUEST + 5)
+    | st.just([]) | json_values)})
+review_objects = mostly(singles | batches, st.builds(lambda single, batch: {**single, **batch}, singles, batches))
+valid_review_bytes = review_objects.map(lambda obj: json.dumps(obj).encode())
+review_bodies = mostly(valid_review_bytes, st.one_of(
+    json_values.map(lambda value: json.dumps(value).encode()),
+    st.tuples(valid_review_bytes, st.integers(min_value=0), st.binary(max_size=3)).map(_corrupt),
+    st.binary(max_size=200),
+    st.integers(min_value=65_000, max_value=66_000).map(lambda size: b'{"word_id": 1,' + b" " * size
+                                                        + b'"correct": true}'),
+))
+
+
+@pytest.fixture
+def review_target(api: Any, dynamodb: Any, table: str) -> dict[str, Any]:
+    """A fresh session of group 1 to review, what the stand-ins stand for, and the table as it is now."""
+    response = api.post("/study_sessions", body=json.dumps(VALID).encode(),
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 201
+    session_id = json.loads(response.body)["id"]
+    return {"id": session_id, SESSION: str(session_id), NO_SESSION: str(session_id % MAX_ID + 1),
+            "answers_by_key": {}, "items": scan_items(dynamodb, table)}
+
+
+def session_meta(items: list[dict[str, Any]], session_id: int) -> dict[str, Any]:
+    """The session's own item among the table's items."""
+    [meta] = [item for item in items if (item["PK"], item["SK"]) == (f"SESSION#{session_id}", "META")]
+    return meta
+
+
+@settings(FUZZ_SETTINGS, max_examples=REVIEW_EXAMPLES)
+@given(path_id=session_path_ids, body=review_bodies, content_type=content_types, key=idempotency_keys)
+def test_any_review_request_gets_201_or_a_4xx_json_error_and_only_a_new_201_moves_the_counts(
+        api: Any, dynamodb: Any, table: str, review_target: dict[str, Any], path_id: str, body: bytes,
+        content_type: str | None, key: str | None) -> None:
+    before = review_target["items"]
+    path = f"/study_sessions/{quote(review_target.get(path_id, path_id), safe='')}/review"
+    response = send(api, body, content_type, key, {}, path=path)
+    after = review_target["items"] = scan_items(dynamodb, table)
+    event(f"answered {response.status_code}")
+    assert response.status_code in REVIEW_ANSWERS
+    assert response.headers["Content-Type"].startswith("application/json")
+    answer = json.loads(response.body)
+    if response.status_code != 201:
+        assert set(answer) == {"error"} and isinstance(answer["error"], str) and answer["error"]
+        assert after == before
+        return
+    payload = json.loads(body)
+    sent = payload["reviews"] if "reviews" in payload else [{"word_id": payload["word_id"],
+                                                             "is_correct": payload["correct"]}]
+    logged = answer["reviews"] if "reviews" in payload else [{**answer, "is_correct": answer["correct"]}]
+    assert [(review["word_id"], review["is_correct"]) for review in logged] == [
+        (review["word_id"], review["is_correct"]) for review in sent]
+    old, new = session_meta(before, review_target["id"]), session_meta(after, review_target["id"])
+    added = {count: new[count] - old[count] for count in ("review_items_count", "correct_count", "wrong_count")}
+    answers_by_key = review_target["answers_by_key"]
+    if key in answers_by_key:
+        event("idempotent replay")
+        assert answer == answers_by_key[key]
+        assert after == before
+        return
+    correct = sum(review["is_correct"] for review in sent)
+    assert added == {"review_items_count": len(sent), "correct_count": correct, "wrong_count": len(sent) - correct}
+    assert len([item for item in after if item not in before and item["SK"] != "META"]) == 1 + (key is not None)
+    if key is not None:
+        answers_by_key[key] = answer
+
+
+GET_ROUTES: dict[str, tuple[str, ...]] = {  # each GET route and the query parameters it reads
+    "/study_sessions/{id}": (),
+    "/study_sessions": ("limit", "cursor"),
+    "/api/study-sessions": ("page", "per_page"),
+    "/api/study-sessions/{id}": ("page", "per_page"),
+    "/api/study-activities/{id}": (),
+    "/api/study-activities/{id}/sessions": ("page", "per_page"),
+    "/api/study-activities/{id}/launch": (),
+    "/groups/{id}/words/raw": (),
+}
+QUERY_MAXIMUM = {"page": MAX_ID, "per_page": MAX_PER_PAGE, "limit": MAX_PER_PAGE}
+READS = {"GetItem", "BatchGetItem", "Query"}  # and never a Scan
+
+
+def _as_cursor(text: str) -> str:
+    """text in a cursor's wrapping (unpadded URL-safe base64), so decoding gets as far as the JSON inside."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+# "0000000000000000000001000" is 1000: leading zeros push digits past a parser that reads only the first few.
+zero_padded = st.tuples(st.integers(min_value=0, max_value=25), st.integers(min_value=0, max_value=10**25)).map(
+    lambda padded: "0" * padded[0] + str(padded[1]))
+# Half junk, not mostly(): these are checked first, so junk costs no depth, and junk is what they are here for.
+numbers = st.sampled_from(["1", "2", "3", "10", "100"]) | st.one_of(
+    st.sampled_from(["0", "-1", "101", "1.5", "1e2", "", " 1", "١", str(MAX_ID), str(MAX_ID + 1)]),
+    zero_padded,
+    st.text(max_size=20))
+cursors = st.one_of(
+    st.just(CURSOR),
+    st.text(max_size=40),
+    json_values.map(json.dumps).map(_as_cursor),
+    st.tuples(st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}\+00:00", fullmatch=True)
+              | json_values, ids).map(json.dumps).map(_as_cursor),
+    # Nesting deep enough for the JSON parser to give up, as bodies are checked for (validation.py); 5,000 is
+    # past the stack Hypothesis gives a test (Lambda's is 1,000) and still a URL of under 7 KB.
+    st.sampled_from([1, 10, 100, 1_000, 5_000]).map(lambda depth: _as_cursor("[" * depth)),
+)
+QUERY_VALUES = {"page": numbers, "per_page": numbers, "limit": numbers, "cursor": cursors}
+get_path_ids = mostly(st.sampled_from([SESSION, "1", "2", "3", NO_SESSION]), junk_ids)
+
+
+def get_requests(routes: list[str]) -> st.SearchStrategy:
+    """(route, path id, query) for one of routes, each query parameter it reads present or not."""
+    return st.sampled_from(routes).flatmap(lambda route: st.tuples(
+        st.just(route), get_path_ids if "{id}" in route else st.just(""),
+        st.fixed_dictionaries({}, optional={name: QUERY_VALUES[name] for name in GET_ROUTES[route]})))
+
+
+@pytest.fixture
+def study_history(backend: str, dynamodb_calls: list[str], api: Any) -> dict[str, Any]:
+    """Sessions in both groups, one with reviews, and what the stand-ins stand for, such as a cursor the API gave."""
+    session_ids = []
+    for group_id in (1, 2, 1):
+        response = api.post("/study_sessions", body=json.dumps({**VALID, "group_id": group_id}).encode(),
+                            headers={"Content-Type": "application/json"})
+        assert response.status_code == 201
+        session_ids.append(json.loads(response.body)["id"])
+    response = api.post(f"/study_sessions/{session_ids[0]}/review", headers={"Content-Type": "application/json"},
+                        body=json.dumps({"reviews": [{"word_id": 1, "is_correct": True},
+                                                     {"word_id": 2, "is_correct": False}]}).encode())
+    assert response.status_code == 201
+    cursor = json.loads(api.get("/study_sessions?limit=1").body)["next_cursor"]
+    assert cursor
+    del dynamodb_calls[:]  # so a failing example's report lists only its own calls
+    return {SESSION: str(session_ids[0]), NO_SESSION: str(session_ids[0] % MAX_ID + 1), CURSOR: cursor}
+
+
+def check_get(api: Any, dynamodb_calls: list[str], known: dict[str, str], route: str, path_id: str,
+              query: dict[str, str], answers: set[int] = GET_ANSWERS) -> None:
+    """GET the route and check: one of answers, JSON, errors in our shape, numbers in range, only reads.
+
+    dynamodb_calls must be set up after backend: moto's mock starts a new default session, unhooked."""
+    path = route.replace("{id}", quote(known.get(path_id, path_id), safe=""))
+    if query:
+        path += "?" + "&".join(f"{name}={quote(known.get(value, value), safe='')}" for name, value in query.items())
+    del dynamodb_calls[:]
+    response = api.get(path)
+    event(f"{route} answered {response.status_code}")
+    assert response.status_code in answers, path[:200]
+    assert response.headers["Content-Type"].startswith("application/json")
+    answer = json.loads(response.body)
+    if response.status_code != 200:
+        assert set(answer) == {"error"} and isinstance(answer["error"], str) and answer["error"]
+    else:
+        for name, value in query.items():
+            if name in QUERY_MAXIMUM:
+                assert value.isascii() and value.isdigit() and 1 <= int(value) <= QUERY_MAXIMUM[name], (name, value)
+        assert dynamodb_calls  # every 200 read the table, so the log below does see the app's calls
+    # The app's own calls: more exact, and far cheaper, than a Scan before and after each example.
+    assert set(dynamodb_calls) <= READS, dynamodb_calls
+
+
+@settings(FUZZ_SETTINGS, max_examples=GET_EXAMPLES)
+@given(request=get_requests([route for route in GET_ROUTES if "{id}" in route]))
+def test_any_path_id_gets_200_or_a_400_or_404_json_error_and_writes_nothing(
+        backend: str, dynamodb_calls: list[str], api: Any, study_history: dict[str, str],
+        request: tuple[str, str, dict[str, str]]) -> None:
+    check_get(api, dynamodb_calls, study_history, *request)
+
+
+@settings(FUZZ_SETTINGS, max_examples=GET_EXAMPLES)
+@given(request=get_requests([route for route, names in GET_ROUTES.items() if "page" in names]))
+# Found by this test: answered 200 with per_page 101 (query_int checks only the first 20 digits).
+@example(request=("/api/study-sessions", SESSION, {"per_page": "000000000000000000101"}))
+def test_any_page_or_per_page_gets_200_or_a_400_or_404_json_error_and_writes_nothing(
+        backend: str, dynamodb_calls: list[str], api: Any, study_history: dict[str, str],
+        request: tuple[str, str, dict[str, str]]) -> None:
+    check_get(api, dynamodb_calls, study_history, *request)
+
+
+@settings(FUZZ_SETTINGS, max_examples=GET_EXAMPLES)
+@given(request=get_requests(["/study_sessions"]))
+# Found by this test: answered 200 with limit 101, as above; and 500 for a deep cursor (RecursionError).
+@example(request=("/study_sessions", SESSION, {"limit": "000000000000000000101"}))
+@example(request=("/study_sessions", SESSION, {"cursor": _as_cursor("[" * 5_000)}))
+def test_any_limit_or_cursor_gets_200_or_a_400_json_error_and_writes_nothing(
+        backend: str, dynamodb_calls: list[str], api: Any, study_history: dict[str, str],
+        request: tuple[str, str, dict[str, str]]) -> None:
+    check_get(api, dynamodb_calls, study_history, *request, answers={200, 400})

@@ -1,5 +1,6 @@
 """The reads the portal's pages make (activities, launch, sessions, a session's words, the Typing Tutor's word
 list), their pagination, the reset, preflights on every route, and that no route scans; on moto and ministack."""
+import base64
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -72,6 +73,9 @@ def test_unknown_ids_are_404_naming_what_is_missing(api, path, message):
     "/api/study-sessions?page=0", "/api/study-sessions?page=x", "/api/study-sessions?per_page=101",
     "/api/study-sessions?per_page=-1", "/api/study-activities/1/sessions?page=1.5", "/study_sessions?limit=0",
     "/study_sessions?limit=101", "/study_sessions?cursor=nonsense", "/study_sessions?cursor=WyJ4IiwxXQ",
+    # found by tests/test_fuzz.py: leading zeros past the maximum, and a cursor nested past the recursion limit
+    "/study_sessions?limit=000000000000000000101", "/api/study-sessions?per_page=0000000000000000000101",
+    "/study_sessions?cursor=" + base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("="),
 ])
 def test_malformed_path_ids_and_query_values_are_400(api, path):
     status, body = get(api, path)
