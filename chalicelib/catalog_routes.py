@@ -3,8 +3,15 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.web import answers_errors, get_repository, json_response, page_of, page_params, path_id, \
-    present_session
+from chalicelib.web import (
+    answers_errors,
+    get_repository,
+    json_response,
+    page_of,
+    page_params,
+    path_id,
+    present_session,
+)
 
 catalog = Blueprint(__name__)
 

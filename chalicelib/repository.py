@@ -64,6 +64,14 @@ class TransactionConflictError(Exception):
     """Concurrent writes to the same items kept cancelling this one; nothing was written, a retry is safe."""
 
 
+class TransactionFailedError(Exception):
+    """DynamoDB cancelled a transaction for a reason no retry changes (a bug, or an item grown too large)."""
+
+
+class _TryAgain(Exception):
+    """A transaction another one cancelled: nothing was written, so it may be sent again."""
+
+
 class DatabaseBusyError(Exception):
     """DynamoDB throttled the request or left part of it unprocessed; the caller may retry later."""
 
@@ -195,6 +203,11 @@ def word_from_item(item: dict[str, Any]) -> dict[str, Any]:
     if "parts" in item:
         word["parts"] = [{"kanji": part["kanji"], "romaji": list(part["romaji"])} for part in item["parts"]]
     return word
+
+
+def group_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The one mapping from a stored group to a plain dict."""
+    return {"id": _plain(item["id"]), "name": item["name"], "words_count": _plain(item["words_count"])}
 
 
 def activity_from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -411,8 +424,7 @@ class StudyRepository:
 
     def list_groups(self) -> list[dict[str, Any]]:
         """Every group as {id, name, words_count}, by id."""
-        return [{"id": _plain(item["id"]), "name": item["name"], "words_count": _plain(item["words_count"])}
-                for item in self._list_kind("GROUP")]
+        return [group_from_item(item) for item in self._list_kind("GROUP")]
 
     def get_group_words(self, *, group_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A group and its words with their parts, by word id: one Query of the group's partition."""
@@ -422,7 +434,7 @@ class StudyRepository:
         if group is None:
             raise GroupNotFoundError(f"Group {group_id} not found")
         words = [word_from_item(item) for item in items if item["SK"].startswith("WORD#")]
-        return {"id": _plain(group["id"]), "name": group["name"], "words_count": _plain(group["words_count"])}, words
+        return group_from_item(group), words
 
     # --- reviews -----------------------------------------------------------------------------------------------
 
@@ -442,22 +454,48 @@ class StudyRepository:
         by_key = {(item["PK"], item["SK"]): item for item in found}
         record = by_key.get((record_key["PK"], record_key["SK"])) if record_key else None
         if record is not None and record[TTL_ATTRIBUTE] > _epoch_seconds(now):
-            return _replay_reviews(record, request_hash=request_hash)
-        session = by_key.get(("SESSION#%d" % session_id, "META"))
+            return _replay_reviews(record, session_id=session_id, request_hash=request_hash)
+        session = by_key.get(tuple(_session_key(session_id).values()))
         if session is None:
             raise SessionNotFoundError(f"Study session {session_id} not found")
         group_id = int(session["group_id"])
         for word_id in word_ids:
-            word = by_key.get((f"WORD#{word_id}", "META"))
+            word = by_key.get(tuple(_word_key(word_id).values()))
             if word is None:
                 raise WordNotFoundError(f"Word {word_id} not found")
             if group_id not in {int(group) for group in word.get("group_ids", ())}:
                 raise WordNotInGroupError(f"Word {word_id} is not in group {group_id}, the study session's group")
+        for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
+            if attempt > 1:
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+                now = self._now()  # a later attempt is a later review: end_time never moves back
+            logged, items = self._review_transaction(session_id=session_id, group_id=group_id, reviews=reviews,
+                                                     record_key=record_key, request_hash=request_hash, now=now)
+            try:
+                self._transact(items=items)
+                return logged
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons") or []
+                reasons = reasons + [{}] * (len(items) - len(reasons))
+                try:
+                    return self._review_cancelled(reasons=reasons, items=items, logged=logged, word_ids=word_ids,
+                                                  session_id=session_id, group_id=group_id,
+                                                  request_hash=request_hash, keyed=record_key is not None)
+                except _TryAgain:
+                    if attempt == _TRANSACTION_ATTEMPTS:
+                        raise TransactionConflictError() from exc
+        raise AssertionError("unreachable")
+
+    def _review_transaction(self, *, session_id: int, group_id: int, reviews: list[tuple[int, bool]],
+                            record_key: dict[str, str] | None, request_hash: str | None,
+                            now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The reviews as answered, and the transaction that logs them: session, each word, review, key record."""
         created_at = format_timestamp(now)
         logged = [{"word_id": word_id, "correct": correct, "created_at": created_at} for word_id, correct in reviews]
         review = {"PK": f"SESSION#{session_id}", "SK": f"REVIEW#{created_at}#{secrets.token_hex(8)}",
                   "item_type": "review", "study_session_id": session_id, "created_at": created_at,
                   "reviews": [{"word_id": word_id, "correct": correct} for word_id, correct in reviews]}
+        word_ids = list(dict.fromkeys(word_id for word_id, _ in reviews))
         items = [self._session_review_update(session_id=session_id, reviews=reviews, now=created_at)]
         items += [self._word_review_update(word_id=word_id, group_id=group_id,
                                            reviews=[correct for word, correct in reviews if word == word_id])
@@ -470,21 +508,7 @@ class StudyRepository:
                       "study_session_id": session_id, "reviews": logged,
                       TTL_ATTRIBUTE: _epoch_seconds(now + IDEMPOTENCY_KEY_LIFETIME)}
             items.append(self._idempotency_put(record=record, now=now))
-        for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
-            try:
-                self._transact(items=items)
-                return logged
-            except self.client.exceptions.TransactionCanceledException as exc:
-                reasons = exc.response.get("CancellationReasons") or [{} for _ in items]
-                outcome = self._review_cancelled(reasons=reasons, review=items[-2 if record_key else -1],
-                                                 word_ids=word_ids, session_id=session_id, group_id=group_id,
-                                                 request_hash=request_hash)
-                if outcome is not None:
-                    return outcome or logged
-                if attempt == _TRANSACTION_ATTEMPTS:
-                    raise TransactionConflictError() from exc
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
-        raise AssertionError("unreachable")
+        return logged, items
 
     def _session_review_update(self, *, session_id: int, reviews: list[tuple[int, bool]], now: str) -> dict[str, Any]:
         names: dict[str, str] = {}
@@ -504,7 +528,7 @@ class StudyRepository:
                            "UpdateExpression": f"SET end_time = :now ADD {', '.join(adds)}",
                            "ConditionExpression": "attribute_exists(PK)",
                            "ExpressionAttributeNames": names,
-                           "ExpressionAttributeValues": _to_attributes(values)} | ({} if names else {})}
+                           "ExpressionAttributeValues": _to_attributes(values)}}
 
     def _word_review_update(self, *, word_id: int, group_id: int, reviews: list[bool]) -> dict[str, Any]:
         return {"Update": {"TableName": self.table_name, "Key": _to_attributes(_word_key(word_id)),
@@ -515,18 +539,20 @@ class StudyRepository:
                                ":correct": sum(reviews), ":wrong": len(reviews) - sum(reviews), ":group": group_id}),
                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
 
-    def _review_cancelled(self, *, reasons: list[dict[str, Any]], review: dict[str, Any], word_ids: list[int],
-                          session_id: int, group_id: int, request_hash: str | None) -> list[dict[str, Any]] | None:
-        """What a cancelled review transaction means: reviews to answer with ([] for ours), an error, or None
-        when it is worth trying again."""
+    def _review_cancelled(self, *, reasons: list[dict[str, Any]], items: list[dict[str, Any]],
+                          logged: list[dict[str, Any]], word_ids: list[int], session_id: int, group_id: int,
+                          request_hash: str | None, keyed: bool) -> list[dict[str, Any]]:
+        """The reviews to answer after DynamoDB cancelled the review transaction, or the error it means;
+        _TryAgain when another transaction got in the way (nothing was written)."""
         codes = [reason.get("Code") for reason in reasons]
         review_index = 1 + len(word_ids)
-        if len(reasons) > review_index + 1 and codes[-1] == "ConditionalCheckFailed" and "Item" in reasons[-1]:
+        if keyed and codes[-1] == "ConditionalCheckFailed" and "Item" in reasons[-1]:
             # The key was taken first: by a concurrent repeat, or by our own transaction that boto3 resent.
-            return _replay_reviews(_from_attributes(reasons[-1]["Item"]), request_hash=request_hash)
+            return _replay_reviews(_from_attributes(reasons[-1]["Item"]), session_id=session_id,
+                                   request_hash=request_hash)
         if codes[review_index] == "ConditionalCheckFailed":
-            if reasons[review_index].get("Item") == review["Put"]["Item"]:
-                return []  # boto3 resent our transaction after its answer was lost: it was written once
+            if reasons[review_index].get("Item") == items[review_index]["Put"]["Item"]:
+                return logged  # boto3 resent our transaction after its answer was lost: it was written once
             raise DatabaseBusyError("review key taken")  # 64 random bits drew a taken key; nothing was written
         if codes[0] == "ConditionalCheckFailed":
             raise SessionNotFoundError(f"Study session {session_id} not found")  # deleted since the read
@@ -539,17 +565,18 @@ class StudyRepository:
         if busy:
             raise DatabaseBusyError(busy.pop())
         if "TransactionConflict" in codes:
-            return None
-        raise DatabaseBusyError(f"transaction cancelled: {codes}")
+            raise _TryAgain()
+        raise TransactionFailedError(f"review transaction cancelled: {codes}")
 
     # --- reset -------------------------------------------------------------------------------------------------
 
     def reset(self, *, deadline: float) -> dict[str, Any]:
         """Delete every session and review and zero every word's counts, until time.monotonic() reaches deadline.
 
-        Each step can be repeated: a session's reviews go before the session, whose index entry finds them again,
-        and a word is zeroed by setting, not subtracting. complete is False when the deadline stopped it."""
-        sessions_deleted = reviews_deleted = words_reset = 0
+        Every step can be repeated: a session goes only after its reviews, and only if no review came in meanwhile,
+        so its index entry always finds what is left; a word is zeroed by setting, not subtracting. complete is
+        False when the deadline stopped it."""
+        summary = {"sessions_deleted": 0, "reviews_deleted": 0, "words_reset": 0, "complete": False}
         with ThreadPoolExecutor(max_workers=_RESET_WORKERS) as pool:
             def each(function: Callable[[Any], Any], arguments: list[Any]) -> list[Any]:
                 # In the caller's context, so the access log counts the requests the threads send.
@@ -558,36 +585,51 @@ class StudyRepository:
 
             for sessions in self._pages(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
                                         ExpressionAttributeValues={":kind": {"S": "SESSION"}},
-                                        ProjectionExpression="PK, SK, review_items_count"):
-                for start in range(0, len(sessions), 25):
-                    if time.monotonic() >= deadline:
-                        return self._reset_summary(sessions_deleted, reviews_deleted, words_reset, complete=False)
-                    chunk = sessions[start:start + 25]
-                    reviewed = [session["PK"] for session in chunk if session.get("review_items_count", 1)]
-                    children = [key for keys in each(self._review_keys, reviewed) for key in keys]
-                    each(self._delete_batch, [children[i:i + 25] for i in range(0, len(children), 25)])
-                    self._delete_batch([{"PK": session["PK"], "SK": session["SK"]} for session in chunk])
-                    sessions_deleted += len(chunk)
-                    reviews_deleted += sum(int(session.get("review_items_count", 0)) for session in chunk)
+                                        ProjectionExpression="PK"):
+                deleted = each(lambda session: self._delete_session(partition=session["PK"], deadline=deadline),
+                               sessions)
+                done = [reviews for reviews in deleted if reviews is not None]
+                summary["sessions_deleted"] += len(done)
+                summary["reviews_deleted"] += sum(done)
+                if len(done) < len(deleted):
+                    return summary
             for words in self._pages(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
-                                     ExpressionAttributeValues={":kind": {"S": "WORD"}},
-                                     ProjectionExpression="PK, SK, correct_count, wrong_count"):
+                                     ExpressionAttributeValues={":kind": {"S": "WORD"}}, ProjectionExpression="PK, SK"):
                 if time.monotonic() >= deadline:
-                    return self._reset_summary(sessions_deleted, reviews_deleted, words_reset, complete=False)
-                counted = [word for word in words if word.get("correct_count") or word.get("wrong_count")]
+                    return summary
+                # The index may lag a review by a moment: the counts come from the table.
+                current = self._get_many(keys=[{"PK": word["PK"], "SK": word["SK"]} for word in words],
+                                         consistent=True, projection="PK, SK, correct_count, wrong_count")
+                counted = [word for word in current if word.get("correct_count") or word.get("wrong_count")]
                 each(self._zero_word_counts, counted)
-                words_reset += len(counted)
-        return self._reset_summary(sessions_deleted, reviews_deleted, words_reset, complete=True)
+                summary["words_reset"] += len(counted)
+        return {**summary, "complete": True}
 
-    @staticmethod
-    def _reset_summary(sessions: int, reviews: int, words: int, *, complete: bool) -> dict[str, Any]:
-        return {"sessions_deleted": sessions, "reviews_deleted": reviews, "words_reset": words,
-                "complete": complete}
-
-    def _review_keys(self, partition: str) -> list[dict[str, str]]:
-        return self._query_all(KeyConditionExpression="PK = :session AND begins_with(SK, :review)",
-                               ExpressionAttributeValues={":session": {"S": partition}, ":review": {"S": "REVIEW#"}},
-                               ProjectionExpression="PK, SK")
+    def _delete_session(self, *, partition: str, deadline: float) -> int | None:
+        """Delete a session's reviews, then the session if no review came in meanwhile; return its review count,
+        or None if the deadline had passed."""
+        for _ in range(3):
+            if time.monotonic() >= deadline:
+                return None
+            items = self._query_all(KeyConditionExpression="PK = :session",
+                                    ExpressionAttributeValues={":session": {"S": partition}},
+                                    ProjectionExpression="PK, SK, review_items_count", ConsistentRead=True)
+            meta = next((item for item in items if item["SK"] == "META"), None)
+            children = [item for item in items if item["SK"] != "META"]
+            for start in range(0, len(children), 25):
+                self._delete_batch(children[start:start + 25])
+            if meta is None:
+                return 0  # another reset got there first
+            try:
+                with _database_errors():
+                    self.client.delete_item(
+                        TableName=self.table_name, Key=_to_attributes({"PK": partition, "SK": "META"}),
+                        ConditionExpression="review_items_count = :seen",
+                        ExpressionAttributeValues=_to_attributes({":seen": meta["review_items_count"]}))
+                return int(meta["review_items_count"])
+            except self.client.exceptions.ConditionalCheckFailedException:
+                continue  # a review was logged since the Query: delete it too
+        raise DatabaseBusyError(f"reviews kept arriving in {partition} during the reset")
 
     def _delete_batch(self, keys: list[dict[str, str]]) -> None:
         """Delete up to 25 items, retrying what DynamoDB leaves unprocessed."""
@@ -706,9 +748,9 @@ class StudyRepository:
             self.client.transact_write_items(TransactItems=items)
 
 
-def _replay_reviews(record: dict[str, Any], *, request_hash: str | None) -> list[dict[str, Any]]:
+def _replay_reviews(record: dict[str, Any], *, session_id: int, request_hash: str | None) -> list[dict[str, Any]]:
     """The reviews an idempotency key's first request logged, if this request is the same one."""
-    if record["request_hash"] != request_hash:
+    if record["request_hash"] != request_hash or record.get("study_session_id") != session_id:
         raise IdempotencyKeyReusedError()
     return [{"word_id": _plain(review["word_id"]), "correct": review["correct"], "created_at": review["created_at"]}
             for review in record["reviews"]]

@@ -58,7 +58,7 @@ def create_study_session() -> Response:
 def list_study_sessions() -> Response:
     """Sessions newest first, a page at a time by cursor: each page costs only its own items."""
     items, next_cursor = get_repository().list_sessions_page(
-        limit=query_int("limit", 10, maximum=MAX_PER_PAGE), cursor=query_text("cursor"))
+        limit=query_int("limit", 10, maximum=MAX_PER_PAGE), cursor=query_text("cursor") or None)
     return json_response({"items": [present_session(session) for session in items], "next_cursor": next_cursor})
 
 
@@ -80,7 +80,8 @@ def log_review(session_id: str) -> Response:
     reviews, batch = parse_reviews(payload, maximum=MAX_REVIEWS_PER_REQUEST)
     logged = get_repository().log_reviews(
         session_id=study_session_id, reviews=reviews, idempotency_key=idempotency_key,
-        request_hash=request_hash({"study_session_id": study_session_id, **payload}) if idempotency_key else None)
+        # The path's session is part of the request: one key on two sessions is two requests (the second a 422).
+        request_hash=request_hash({"path_session_id": study_session_id, "body": payload}) if idempotency_key else None)
     if not batch:
         [review] = logged
         return json_response({"study_session_id": study_session_id, **review}, 201)
@@ -121,8 +122,9 @@ def reset_study_history() -> Response:
     seconds = round(time.monotonic() - started, 2)
     done = (f"{summary['sessions_deleted']} study sessions with {summary['reviews_deleted']} reviews deleted and "
             f"{summary['words_reset']} words' counts set to 0 in {seconds} s")
+    complete = summary.pop("complete")
     body: dict[str, Any] = {**summary, "seconds": seconds}
-    if not summary.pop("complete"):
+    if not complete:
         return error_response(503, f"Reset is not finished ({done}); send it again to go on", RETRY_SOON,
                               **body)
     return Response(body={"message": f"Study history reset: {done}", **body}, status_code=200, headers=JSON)

@@ -1,4 +1,4 @@
-"""Parsing and validating request bodies; raises named errors that app.py maps to HTTP statuses."""
+"""Parsing and validating request bodies; raises named errors that web.answers_errors maps to HTTP statuses."""
 import hashlib
 import json
 from typing import Any

@@ -33,6 +33,7 @@ BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standa
 JSON = {"Content-Type": "application/json"}
 RETRY_SOON = {"Retry-After": "1"}
 MAX_PER_PAGE = 100
+_log = logging.getLogger("study-portal")  # the app's logger (Chalice names it after the app)
 
 _repository: StudyRepository | None = None
 _repository_lock = threading.Lock()  # chalice local serves requests on threads
@@ -41,6 +42,7 @@ _repository_lock = threading.Lock()  # chalice local serves requests on threads
 current_request: ContextVar[Request] = ContextVar("request")
 # A mutable record, not numbers, so threads a request starts (in a copy of its context) add to the same one.
 dynamodb_usage: ContextVar[dict[str, float]] = ContextVar("dynamodb_usage")
+_usage_lock = threading.Lock()  # the reset's threads add to one request's record
 _RETURNS_CAPACITY = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem",
                                "BatchWriteItem", "TransactWriteItems"})
 
@@ -52,7 +54,8 @@ class BadRequestError(Exception):
 def _count_dynamodb_request(**_: Any) -> None:
     usage = dynamodb_usage.get(None)
     if usage is not None:
-        usage["requests"] += 1
+        with _usage_lock:
+            usage["requests"] += 1
 
 
 def _ask_for_consumed_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -64,8 +67,9 @@ def _add_consumed_capacity(parsed: dict[str, Any], **_: Any) -> None:
     usage = dynamodb_usage.get(None)
     consumed = parsed.get("ConsumedCapacity") or []
     if usage is not None:
-        usage["capacity"] += sum(entry.get("CapacityUnits", 0) for entry in
-                                 (consumed if isinstance(consumed, list) else [consumed]))
+        with _usage_lock:
+            usage["capacity"] += sum(entry.get("CapacityUnits", 0) for entry in
+                                     (consumed if isinstance(consumed, list) else [consumed]))
 
 
 def get_repository() -> StudyRepository:
@@ -106,7 +110,8 @@ def allowed_origin(origin: str | None) -> str | None:
 def path_id(name: str) -> int:
     """The path parameter `name` as an id: decimal digits, 1 to 2^53-1, no sign or leading zero."""
     value = (current_request.get().uri_params or {}).get(name, "")
-    if not (value.isascii() and value.isdigit() and not value.startswith("0") and int(value) <= MAX_ID):
+    if not (value.isascii() and value.isdigit() and not value.startswith("0") and len(value) <= 16
+            and int(value) <= MAX_ID):
         raise BadRequestError(f"id must be an integer from 1 to {MAX_ID}, not {value[:40]!r}")
     return int(value)
 
@@ -142,9 +147,6 @@ def present_session(session: dict[str, Any]) -> dict[str, Any]:
     """The session as the portal reads it, with the alias fields its pages use."""
     return {**session, "session_id": session["id"], "activity_id": session["study_activity_id"],
             "start_time": session["created_at"]}
-
-
-_log = logging.getLogger("study-portal")
 
 
 def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:

@@ -58,8 +58,8 @@ def test_the_role_grants_exactly_the_dynamodb_calls_on_the_table_and_writes_to_i
         logGroupNamePrefix=f"/aws/lambda/{deployment.outputs['APIHandlerName']}")["logGroups"]
     assert sorted((s["Effect"], sorted(s["Action"]), sorted(s["Resource"]) if isinstance(s["Resource"], list)
                    else [s["Resource"]]) for s in statements) == sorted([
-        ("Allow", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem",
-                   "dynamodb:Query", "dynamodb:UpdateItem"], [table_arn, f"{table_arn}/index/*"]),
+        ("Allow", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+                   "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], [table_arn, f"{table_arn}/index/*"]),
         ("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group["arn"]]),
     ])
     assert iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
@@ -155,10 +155,11 @@ def test_the_functions_role_may_call_what_the_app_calls_on_its_table_and_nothing
         dynamodb.update_item(TableName=table, Key=GROUP_1, UpdateExpression="SET x = :x",
                              ConditionExpression="attribute_not_exists(PK)",
                              ExpressionAttributeValues={":x": {"S": "x"}})
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.delete_item(TableName=table, Key=GROUP_1, ConditionExpression="attribute_not_exists(PK)")
     denied = {
         "Scan": lambda: dynamodb.scan(TableName=table, Limit=1),
         "Scan of an index": lambda: dynamodb.scan(TableName=table, IndexName="GSI2", Limit=1),
-        "DeleteItem": lambda: dynamodb.delete_item(TableName=table, Key=GROUP_1),
         "ConditionCheck in a transaction": lambda: dynamodb.transact_write_items(TransactItems=[
             {"ConditionCheck": {"TableName": table, "Key": GROUP_1, "ConditionExpression": "attribute_exists(PK)"}}]),
         "ListTables": lambda: dynamodb.list_tables(),

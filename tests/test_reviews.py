@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chalicelib.repository import MAX_REVIEWS_PER_REQUEST
-from conftest import JSON_FROM_PORTAL, intercept_sends, scan_items, transaction_cancelled
+from conftest import JSON_FROM_PORTAL, http_error, intercept_sends, scan_items, transaction_cancelled
 from test_idempotency import resend_once_after_success
 
 TUTOR = {"Content-Type": "application/json", "Origin": "http://localhost:8080"}
@@ -39,7 +39,7 @@ def test_a_typing_tutor_review_is_logged_with_every_count_it_moves(api, session,
     items = stored(dynamodb, table)
     meta = items[(f"SESSION#{session['id']}", "META")]
     assert (meta["review_items_count"], meta["correct_count"], meta["wrong_count"]) == (1, 1, 0)
-    assert meta["end_time"] == body["created_at"] > session["created_at"] or meta["end_time"] == body["created_at"]
+    assert meta["end_time"] == body["created_at"] >= session["created_at"]
     assert meta["correct#2"] == 1 and "wrong#2" not in meta
     word = items[("WORD#2", "META")]
     assert (word["correct_count"], word["wrong_count"]) == (1, 0)
@@ -151,7 +151,7 @@ def test_a_resent_review_with_its_idempotency_key_is_logged_once(api, session, d
     assert items[("WORD#4", "META")]["correct_count"] == 1
     other = review(api, session["id"], {"word_id": 4, "correct": False}, headers)
     assert other.status_code == 422 and "Idempotency-Key" in json.loads(other.body)["error"]
-    assert stored(dynamodb, table) == items
+    assert stored(dynamodb, table) == items  # the 422 wrote nothing
 
 
 def test_the_same_idempotency_key_on_another_session_is_another_request(api, session, seeded):
@@ -197,16 +197,57 @@ def test_a_conflict_with_another_write_is_retried_and_then_logged_once(backend, 
     assert stored(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
 
 
-@pytest.mark.parametrize("reasons, status", [
-    (("TransactionConflict", "None", "None"), 409),
-    (("None", "None", "ThrottlingError"), 503),
-    (("None", "ValidationError", "None"), 503),
+WORD_1 = {"PK": {"S": "WORD#1"}, "SK": {"S": "META"}, "id": {"N": "1"}}
+
+
+@pytest.mark.parametrize("key", [None, "cancelled-1"], ids=["no key", "with key"])
+@pytest.mark.parametrize("reasons, status, message", [
+    # what DynamoDB answers when another writer changed things between our read and our transaction
+    ([{"Code": "ConditionalCheckFailed"}, {}, {}], 404, "Study session {session} not found"),
+    ([{}, {"Code": "ConditionalCheckFailed"}, {}], 404, "Word 1 not found"),
+    ([{}, {"Code": "ConditionalCheckFailed", "Item": WORD_1}, {}], 422, "Word 1 is not in group 1"),
+    ([{"Code": "TransactionConflict"}, {}, {}], 409, "Other writes to the same study session"),
+    ([{}, {}, {"Code": "ThrottlingError"}], 503, "The database is busy"),
+    ([{}, {}, {"Code": "ConditionalCheckFailed", "Item": {"PK": {"S": "SESSION#1"}, "SK": {"S": "REVIEW#x"}}}],
+     503, "The database is busy"),  # a review key drawn twice
+    ([{}, {"Code": "ValidationError"}, {}], 500, "Internal server error"),  # no retry changes it
 ])
-def test_a_review_transaction_cancelled_for_good_writes_nothing(backend, botocore_events, api, session, dynamodb,
-                                                                 table, reasons, status):
+def test_a_cancelled_review_transaction_answers_by_its_reasons_and_writes_nothing(
+        backend, botocore_events, api, session, dynamodb, table, reasons, status, message, key):
+    reasons = [{"Code": "None", **reason} for reason in reasons] + ([{"Code": "None"}] if key else [])
     before = scan_items(dynamodb, table)
-    intercept_sends(botocore_events, "TransactWriteItems", lambda: transaction_cancelled(*reasons))
-    response = review(api, session["id"], {"word_id": 1, "correct": True})
-    assert response.status_code == status and response.headers["Retry-After"] == "1"
-    assert set(json.loads(response.body)) == {"error"} and "injected" not in response.body.decode()
+    intercept_sends(botocore_events, "TransactWriteItems", lambda: http_error(
+        "TransactionCanceledException", CancellationReasons=reasons))
+    response = review(api, session["id"], {"word_id": 1, "correct": True},
+                      {**TUTOR, **({"Idempotency-Key": key} if key else {})})
+    assert response.status_code == status
+    assert json.loads(response.body)["error"].startswith(message.format(session=session["id"]))
+    assert ("Retry-After" in response.headers) == (status in (409, 503))
+    assert "injected" not in response.body.decode()
     assert scan_items(dynamodb, table) == before
+
+
+def test_a_key_taken_by_a_concurrent_repeat_answers_the_repeats_reviews(backend, botocore_events, api, session,
+                                                                        dynamodb, table):
+    headers = {**TUTOR, "Idempotency-Key": "raced"}
+    taken: list[dict[str, Any]] = []  # the record, once the first request has written it
+
+    def cancel_the_second(request: Any, **_: Any) -> Any:
+        if not taken:
+            return None
+        request.url = "https://fault-injected.invalid/"
+        return http_error("TransactionCanceledException", CancellationReasons=[
+            {"Code": "None"}, {"Code": "None"}, {"Code": "None"}, {"Code": "ConditionalCheckFailed", "Item": taken[0]}])
+    botocore_events.register_first("before-send.dynamodb.TransactWriteItems", cancel_the_second)
+    first = review(api, session["id"], {"word_id": 1, "correct": True}, headers)
+    [record] = [item for item in scan_items(dynamodb, table) if item["PK"].startswith("IDEMPOTENCY#")]
+    key = {"PK": {"S": record["PK"]}, "SK": {"S": "REVIEW"}}
+    taken.append(dynamodb.get_item(TableName=table, Key=key)["Item"])
+    # As if the repeat's read came before the first's write: it sees no record, and its transaction finds it taken.
+    dynamodb.delete_item(TableName=table, Key=key)
+    before = scan_items(dynamodb, table)
+    again = review(api, session["id"], {"word_id": 1, "correct": True}, headers)
+    assert again.status_code == 201 and again.body == first.body
+    assert scan_items(dynamodb, table) == before
+
+

@@ -12,7 +12,7 @@ import app as app_module
 from chalicelib import web
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import GROUPS
-from conftest import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID, scan_items
+from conftest import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID, http_error, scan_items
 from scripts.local_stack import ROOT
 
 SESSION_FIELDS = {"id", "group_id", "group_name", "activity_id", "activity_name", "start_time", "end_time",
@@ -203,6 +203,54 @@ def test_a_reset_cut_short_by_its_deadline_finishes_when_sent_again(seeded, dyna
     assert seeded.reset(deadline=0)["complete"] is False  # the deadline has passed before the first step
     everything = seeded.reset(deadline=float("inf"))
     assert everything["complete"] is True and everything["sessions_deleted"] == 60
+    assert not [item for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")]
+
+
+def orphans(dynamodb: Any, table: str) -> list[str]:
+    """Review items whose session item is gone: nothing could ever find them again."""
+    items = scan_items(dynamodb, table)
+    sessions = {item["PK"] for item in items if item["SK"] == "META"}
+    return [item["PK"] for item in items if item["SK"].startswith("REVIEW#") and item["PK"] not in sessions]
+
+
+def test_a_reset_that_fails_midway_leaves_no_review_without_its_session_and_finishes_when_sent_again(
+        backend, botocore_events, api, seeded, dynamodb, table):
+    sessions = create_sessions(seeded, 40)
+    for session in sessions:
+        seeded.log_reviews(session_id=session["id"], reviews=[(1, True), (2, False)])
+    doomed = f'"SESSION#{sessions[7]["id"]}"'.encode()
+    failed = []
+
+    def fail_one_session(request: Any, **_: Any) -> Any:
+        # DynamoDB fails every attempt to delete one session's reviews, so the session must stay to find them by.
+        if doomed not in request.body or len(failed) >= 3:
+            return None
+        failed.append(1)
+        request.url = "https://fault-injected.invalid/"
+        return http_error("InternalServerError", 500)
+    botocore_events.register_first("before-send.dynamodb.BatchWriteItem", fail_one_session)
+    status, body = reset(api)
+    assert (status, len(failed)) == (503, 3) and set(body) == {"error"}
+    left = [item for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")]
+    assert left and orphans(dynamodb, table) == []
+    status, body = reset(api)
+    assert status == 200 and body["sessions_deleted"] == len({item["PK"] for item in left})
+    assert not [item for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")]
+
+
+def test_a_review_logged_while_the_reset_runs_is_deleted_with_its_session(backend, botocore_events, api, seeded,
+                                                                         dynamodb, table):
+    [session] = create_sessions(seeded, 1)
+    seeded.log_reviews(session_id=session["id"], reviews=[(1, True)])
+    arrived = []
+
+    def review_first(**_: Any) -> None:
+        # Between the reset's Query of the session and its delete: a Typing Tutor answer lands.
+        if not arrived:
+            arrived.append(seeded.log_reviews(session_id=session["id"], reviews=[(2, True)]))
+    botocore_events.register_first("before-send.dynamodb.DeleteItem", review_first)
+    status, body = reset(api)
+    assert status == 200 and arrived and (body["sessions_deleted"], body["reviews_deleted"]) == (1, 2)
     assert not [item for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")]
 
 
