@@ -115,7 +115,7 @@ def test_a_review_must_be_declared_json(api, session, dynamodb, table):
     assert response.status_code == 415 and scan_items(dynamodb, table) == before
 
 
-@pytest.mark.parametrize("path_id", ["abc", "0", "-1", "01", "1.5", "9007199254740992", "%20"])
+@pytest.mark.parametrize("path_id", ["abc", "0", "-1", "01", "1.5", "9007199254740992", "%20", "9" * 5000])
 def test_a_malformed_session_id_in_the_path_is_400(api, path_id, dynamodb, table):
     before = scan_items(dynamodb, table)
     response = review(api, path_id, {"word_id": 1, "correct": True})

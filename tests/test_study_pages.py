@@ -76,6 +76,7 @@ def test_unknown_ids_are_404_naming_what_is_missing(api, path, message):
     # found by tests/test_fuzz.py: leading zeros past the maximum, and a cursor nested past the recursion limit
     "/study_sessions?limit=000000000000000000101", "/api/study-sessions?per_page=0000000000000000000101",
     "/study_sessions?cursor=" + base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("="),
+    "/study_sessions/" + "9" * 5000, "/api/study-activities/" + "0" * 17 + "1",  # past int()'s digit limit; 17 digits
 ])
 def test_malformed_path_ids_and_query_values_are_400(api, path):
     status, body = get(api, path)
@@ -150,6 +151,12 @@ def test_walking_the_cursor_returns_each_session_once_newest_first(api, seeded, 
         path = f"/study_sessions?limit={limit}&cursor={body['next_cursor']}"
     assert seen == [session["id"] for session in reversed(created)]
     assert pages == max(1, -(-count // limit))  # an exact multiple ends without an empty last page
+
+
+def test_an_empty_cursor_is_the_first_page(api, seeded):
+    created = create_sessions(seeded, 3)
+    status, body = get(api, "/study_sessions?limit=2&cursor=")
+    assert status == 200 and [item["id"] for item in body["items"]] == [created[2]["id"], created[1]["id"]]
 
 
 def test_an_activitys_sessions_are_only_its_own(api, seeded, dynamodb, table):
