@@ -632,8 +632,12 @@ class StudyRepository:
         raise DatabaseBusyError(f"reviews kept arriving in {partition} during the reset")
 
     def _delete_batch(self, keys: list[dict[str, str]]) -> None:
-        """Delete up to 25 items, retrying what DynamoDB leaves unprocessed."""
-        requests = [{"DeleteRequest": {"Key": _to_attributes({"PK": key["PK"], "SK": key["SK"]})}} for key in keys]
+        """Delete up to 25 items."""
+        self._write_batch([{"DeleteRequest": {"Key": _to_attributes({"PK": key["PK"], "SK": key["SK"]})}}
+                           for key in keys])
+
+    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem of up to 25 puts or deletes, retrying what DynamoDB leaves unprocessed."""
         for attempt in range(5):
             if not requests:
                 return
@@ -653,14 +657,21 @@ class StudyRepository:
     # --- seeding -----------------------------------------------------------------------------------------------
 
     def put_group(self, *, group_id: int, name: str, words: list[dict[str, Any]]) -> None:
-        """Store a group and its words (overwriting their text, keeping the words' review counts)."""
-        self._put(item={**_group_key(group_id), "GSI2PK": "GROUP", "GSI2SK": _padded(group_id),
-                        "item_type": "group", "id": group_id, "name": name, "words_count": len(words)})
+        """Store a group and its words (overwriting their text, keeping the words' review counts and other groups)."""
+        items = [{**_group_key(group_id), "GSI2PK": "GROUP", "GSI2SK": _padded(group_id), "item_type": "group",
+                  "id": group_id, "name": name, "words_count": len(words)}]
+        stored = {item["PK"] for item in self._get_many(keys=[_word_key(word["id"]) for word in words],
+                                                         consistent=True, projection="PK")}
         for word in words:
             text = {name: word[name] for name in ("kanji", "romaji", "english", "parts")}
-            self._put(item={"PK": f"GROUP#{group_id}", "SK": f"WORD#{_padded(word['id'])}",
-                            "item_type": "group_word", "word_id": word["id"], **text})
+            items.append({"PK": f"GROUP#{group_id}", "SK": f"WORD#{_padded(word['id'])}", "item_type": "group_word",
+                          "word_id": word["id"], **text})
             fields = {"item_type": "word", "id": word["id"], "GSI2PK": "WORD", "GSI2SK": _padded(word["id"]), **text}
+            if _word_key(word["id"])["PK"] not in stored:
+                # Only seeding creates words (reviews update existing ones), so a new word can be written whole.
+                items.append({**_word_key(word["id"]), **fields, "correct_count": 0, "wrong_count": 0,
+                              "group_ids": {group_id}})
+                continue
             names = {f"#f{index}": field for index, field in enumerate(fields)}
             values = {f":f{index}": value for index, value in enumerate(fields.values())}
             with _database_errors():
@@ -671,6 +682,8 @@ class StudyRepository:
                                       "wrong_count = if_not_exists(wrong_count, :zero) ADD group_ids :group"),
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=_to_attributes({**values, ":zero": 0, ":group": {group_id}}))
+        for start in range(0, len(items), 25):
+            self._write_batch([{"PutRequest": {"Item": _to_attributes(item)}} for item in items[start:start + 25]])
 
     def put_study_activity(self, *, study_activity_id: int, name: str, url: str, preview_url: str,
                            description: str = "") -> None:

@@ -106,6 +106,16 @@ def api(seeded: StudyRepository, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
+def bare_api(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Chalice's test client with no DynamoDB behind it, for answers given before any DynamoDB request: one made
+    anyway goes to a closed loopback port and answers 503, so such a test fails."""
+    monkeypatch.setattr(web, "_repository", None)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
+    with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
+        yield client.http
+
+
+@pytest.fixture
 def post_session(api: Any) -> Callable[..., Any]:
     """POST /study_sessions with a JSON body (a dict or raw bytes) and JSON headers unless given."""
     def post(body: Any, headers: dict[str, str] | None = None) -> Any:
