@@ -588,9 +588,9 @@ class StudyRepository:
                                         ProjectionExpression="PK"):
                 deleted = each(lambda session: self._delete_session(partition=session["PK"], deadline=deadline),
                                sessions)
-                done = [reviews for reviews in deleted if reviews is not None]
-                summary["sessions_deleted"] += len(done)
-                summary["reviews_deleted"] += sum(done)
+                done = [counts for counts in deleted if counts is not None]
+                summary["sessions_deleted"] += sum(sessions for sessions, _ in done)
+                summary["reviews_deleted"] += sum(reviews for _, reviews in done)
                 if len(done) < len(deleted):
                     return summary
             for words in self._pages(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
@@ -605,9 +605,9 @@ class StudyRepository:
                 summary["words_reset"] += len(counted)
         return {**summary, "complete": True}
 
-    def _delete_session(self, *, partition: str, deadline: float) -> int | None:
-        """Delete a session's reviews, then the session if no review came in meanwhile; return its review count,
-        or None if the deadline had passed."""
+    def _delete_session(self, *, partition: str, deadline: float) -> tuple[int, int] | None:
+        """Delete a session's reviews, then the session if no review came in meanwhile; return the sessions (1, or 0
+        if it was gone) and reviews it deleted, or None if the deadline came first."""
         for _ in range(3):
             if time.monotonic() >= deadline:
                 return None
@@ -617,16 +617,20 @@ class StudyRepository:
             meta = next((item for item in items if item["SK"] == "META"), None)
             children = [item for item in items if item["SK"] != "META"]
             for start in range(0, len(children), 25):
+                if time.monotonic() >= deadline:
+                    return None  # the session stays, so a later reset finds what is left
                 self._delete_batch(children[start:start + 25])
             if meta is None:
-                return 0  # another reset got there first
+                return 0, 0  # another reset got there first (the index still listed it)
+            seen = meta.get("review_items_count")
+            condition = ({"ConditionExpression": "attribute_not_exists(review_items_count)"} if seen is None else
+                         {"ConditionExpression": "review_items_count = :seen",
+                          "ExpressionAttributeValues": _to_attributes({":seen": seen})})
             try:
                 with _database_errors():
-                    self.client.delete_item(
-                        TableName=self.table_name, Key=_to_attributes({"PK": partition, "SK": "META"}),
-                        ConditionExpression="review_items_count = :seen",
-                        ExpressionAttributeValues=_to_attributes({":seen": meta["review_items_count"]}))
-                return int(meta["review_items_count"])
+                    self.client.delete_item(TableName=self.table_name,
+                                            Key=_to_attributes({"PK": partition, "SK": "META"}), **condition)
+                return 1, int(seen or 0)
             except self.client.exceptions.ConditionalCheckFailedException:
                 continue  # a review was logged since the Query: delete it too
         raise DatabaseBusyError(f"reviews kept arriving in {partition} during the reset")
@@ -658,6 +662,8 @@ class StudyRepository:
 
     def put_group(self, *, group_id: int, name: str, words: list[dict[str, Any]]) -> None:
         """Store a group and its words (overwriting their text, keeping the words' review counts and other groups)."""
+        if len({word["id"] for word in words}) != len(words):
+            raise ValueError(f"group {group_id} lists a word twice")
         items = [{**_group_key(group_id), "GSI2PK": "GROUP", "GSI2SK": _padded(group_id), "item_type": "group",
                   "id": group_id, "name": name, "words_count": len(words)}]
         stored = {item["PK"] for item in self._get_many(keys=[_word_key(word["id"]) for word in words],

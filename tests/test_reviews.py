@@ -2,11 +2,12 @@
 ministack: what is stored, what is refused, and that nothing is written for a refusal."""
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from chalicelib.repository import MAX_REVIEWS_PER_REQUEST
+from chalicelib.repository import MAX_REVIEWS_PER_REQUEST, StudyRepository
 from conftest import JSON_FROM_PORTAL, http_error, intercept_sends, scan_items, transaction_cancelled
 from test_idempotency import resend_once_after_success
 
@@ -251,3 +252,24 @@ def test_a_key_taken_by_a_concurrent_repeat_answers_the_repeats_reviews(backend,
     assert scan_items(dynamodb, table) == before
 
 
+
+
+def test_a_review_retried_after_a_conflict_is_logged_at_the_retrys_time(seeded, dynamodb, table):
+    ticks = iter([datetime(2026, 11, 27, 12, 0, second, tzinfo=timezone.utc) for second in range(10)])
+    repository = StudyRepository(client=dynamodb, table_name=table, now=lambda: next(ticks))
+    session = seeded.create_session(group_id=1, study_activity_id=1)
+    conflicts = intercept_sends(dynamodb.meta.events, "TransactWriteItems",
+                                lambda: transaction_cancelled("TransactionConflict", "None", "None"), times=1)
+    [logged] = repository.log_reviews(session_id=session["id"], reviews=[(1, True)])
+    assert len(conflicts) == 1 and logged["created_at"] == "2026-11-27T12:00:01.000+00:00"
+    assert seeded.get_session(session_id=session["id"])["end_time"] == logged["created_at"]
+
+
+def test_a_cancellation_without_reasons_is_a_500_and_writes_nothing(backend, botocore_events, api, session,
+                                                                    dynamodb, table):
+    before = scan_items(dynamodb, table)
+    intercept_sends(botocore_events, "TransactWriteItems",
+                    lambda: http_error("TransactionCanceledException", CancellationReasons=[]))
+    response = review(api, session["id"], {"word_id": 1, "correct": True})
+    assert response.status_code == 500 and json.loads(response.body)["error"] == "Internal server error"
+    assert scan_items(dynamodb, table) == before

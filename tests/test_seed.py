@@ -65,3 +65,19 @@ def test_seed_twice_changes_nothing(dynamodb, table, repository):
     first = scan_items(dynamodb, table)
     assert load_seed(repository) == written == len(first)
     assert scan_items(dynamodb, table) == first
+
+
+def test_seeding_again_keeps_each_words_review_counts_and_its_other_groups(repository):
+    load_seed(repository)
+    session = repository.create_session(group_id=1, study_activity_id=1)
+    repository.log_reviews(session_id=session["id"], reviews=[(1, True), (1, False)])
+    verbs = next(group for group in GROUPS if group["group_id"] == 1)
+    extra = {**verbs["words"][1], "id": 900, "kanji": "払う", "romaji": "harau", "english": "to pay",
+             "parts": [{"kanji": "払", "romaji": ["ha", "ra"]}, {"kanji": "う", "romaji": ["u"]}]}
+    repository.put_group(group_id=3, name="Shared", words=[verbs["words"][0], extra])
+    repository.put_group(group_id=4, name="Also shared", words=[extra])
+    load_seed(repository)
+    words = {word["id"]: word for word in repository._get_many(keys=[
+        {"PK": "WORD#1", "SK": "META"}, {"PK": "WORD#900", "SK": "META"}], consistent=True)}
+    assert (words[1]["correct_count"], words[1]["wrong_count"], words[1]["group_ids"]) == (1, 1, {1, 3})
+    assert words[900]["group_ids"] == {3, 4} and words[900]["correct_count"] == 0

@@ -76,7 +76,7 @@ def test_unknown_ids_are_404_naming_what_is_missing(api, path, message):
     # found by tests/test_fuzz.py: leading zeros past the maximum, and a cursor nested past the recursion limit
     "/study_sessions?limit=000000000000000000101", "/api/study-sessions?per_page=0000000000000000000101",
     "/study_sessions?cursor=" + base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("="),
-    "/study_sessions/" + "9" * 5000, "/api/study-activities/" + "0" * 17 + "1",  # past int()'s digit limit; 17 digits
+    "/study_sessions/" + "9" * 5000, "/api/study-activities/" + "9" * 17,  # past int()'s digit limit; 17 digits
 ])
 def test_malformed_path_ids_and_query_values_are_400_before_any_dynamodb_request(bare_api, path):
     status, body = get(bare_api, path)
@@ -210,6 +210,15 @@ def test_a_reset_cut_short_by_its_deadline_finishes_when_sent_again(seeded, dyna
     assert seeded.reset(deadline=0)["complete"] is False  # the deadline has passed before the first step
     everything = seeded.reset(deadline=float("inf"))
     assert everything["complete"] is True and everything["sessions_deleted"] == 60
+    assert not [item for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")]
+
+
+def test_reset_deletes_a_session_stored_without_a_review_count(api, seeded, dynamodb, table):
+    [session] = create_sessions(seeded, 1)
+    dynamodb.update_item(TableName=table, Key={"PK": {"S": f"SESSION#{session['id']}"}, "SK": {"S": "META"}},
+                         UpdateExpression="REMOVE review_items_count")  # as an older or hand-made item might be
+    status, body = reset(api)
+    assert status == 200 and (body["sessions_deleted"], body["reviews_deleted"]) == (1, 0)
     assert not [item for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")]
 
 

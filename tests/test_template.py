@@ -188,8 +188,10 @@ def test_the_role_grants_exactly_the_operations_the_routes_call(templates, backe
     seeded.log_reviews(session_id=session["id"], reviews=[(2, True)])
     json_headers = {"Content-Type": "application/json"}
     for headers in (json_headers, {**json_headers, "Idempotency-Key": "iam"}):
-        api.post("/study_sessions", body=b'{"group_id": 1, "study_activity_id": 1}', headers=headers)
-        api.post(f"/study_sessions/{session['id']}/review", body=b'{"word_id": 1, "correct": true}', headers=headers)
+        assert api.post("/study_sessions", body=b'{"group_id": 1, "study_activity_id": 1}',
+                        headers=headers).status_code == 201
+        assert api.post(f"/study_sessions/{session['id']}/review", body=b'{"word_id": 1, "correct": true}',
+                        headers=headers).status_code == 201
     for path in (f"/study_sessions/{session['id']}", "/study_sessions", "/api/study-sessions",
                  f"/api/study-sessions/{session['id']}", "/api/study-activities", "/api/study-activities/1",
                  "/api/study-activities/1/sessions", "/api/study-activities/1/launch", "/groups/1/words/raw"):
