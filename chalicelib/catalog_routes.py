@@ -7,10 +7,9 @@ from chalicelib.web import (
     answers_errors,
     get_repository,
     json_response,
-    page_of,
     page_params,
     path_id,
-    present_session,
+    sessions_page,
 )
 
 catalog = Blueprint(__name__)
@@ -41,10 +40,10 @@ def get_study_activity(activity_id: str) -> Response:
 @answers_errors
 def list_study_activity_sessions(activity_id: str) -> Response:
     """The Activity page's sessions, newest first, by page number."""
-    page, per_page = page_params()
-    sessions = get_repository().list_activity_sessions(study_activity_id=path_id("activity_id"))
-    listed = page_of(sessions, page=page, per_page=per_page)
-    return json_response({**listed, "items": [present_session(session) for session in listed["items"]]})
+    study_activity_id = path_id("activity_id")
+    page, per_page = page_params()  # checked before any read
+    sessions = get_repository().list_activity_sessions(study_activity_id=study_activity_id)
+    return json_response(sessions_page(sessions, page=page, per_page=per_page))
 
 
 @catalog.route("/api/study-activities/{activity_id}/launch", methods=["GET"])

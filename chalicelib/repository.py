@@ -470,7 +470,8 @@ class StudyRepository:
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 now = self._now()  # a later attempt is a later review: end_time never moves back
             logged, items = self._review_transaction(session_id=session_id, group_id=group_id, reviews=reviews,
-                                                     record_key=record_key, request_hash=request_hash, now=now)
+                                                     word_ids=word_ids, record_key=record_key,
+                                                     request_hash=request_hash, now=now)
             try:
                 self._transact(items=items)
                 return logged
@@ -487,7 +488,7 @@ class StudyRepository:
         raise AssertionError("unreachable")
 
     def _review_transaction(self, *, session_id: int, group_id: int, reviews: list[tuple[int, bool]],
-                            record_key: dict[str, str] | None, request_hash: str | None,
+                            word_ids: list[int], record_key: dict[str, str] | None, request_hash: str | None,
                             now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The reviews as answered, and the transaction that logs them: session, each word, review, key record."""
         created_at = format_timestamp(now)
@@ -495,7 +496,6 @@ class StudyRepository:
         review = {"PK": f"SESSION#{session_id}", "SK": f"REVIEW#{created_at}#{secrets.token_hex(8)}",
                   "item_type": "review", "study_session_id": session_id, "created_at": created_at,
                   "reviews": [{"word_id": word_id, "correct": correct} for word_id, correct in reviews]}
-        word_ids = list(dict.fromkeys(word_id for word_id, _ in reviews))
         items = [self._session_review_update(session_id=session_id, reviews=reviews, now=created_at)]
         items += [self._word_review_update(word_id=word_id, group_id=group_id,
                                            reviews=[correct for word, correct in reviews if word == word_id])

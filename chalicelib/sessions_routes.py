@@ -15,7 +15,6 @@ from chalicelib.validation import (
     require_id,
 )
 from chalicelib.web import (
-    JSON,
     MAX_PER_PAGE,
     RETRY_SOON,
     answers_errors,
@@ -29,6 +28,7 @@ from chalicelib.web import (
     present_session,
     query_int,
     query_text,
+    sessions_page,
 )
 
 sessions = Blueprint(__name__)
@@ -94,9 +94,8 @@ def log_review(session_id: str) -> Response:
 @answers_errors
 def list_study_sessions_by_page() -> Response:
     """The Sessions page: sessions newest first, by page number."""
-    page, per_page = page_params()
-    listed = page_of(get_repository().list_sessions(), page=page, per_page=per_page)
-    return json_response({**listed, "items": [present_session(session) for session in listed["items"]]})
+    page, per_page = page_params()  # checked before any read
+    return json_response(sessions_page(get_repository().list_sessions(), page=page, per_page=per_page))
 
 
 @sessions.route("/api/study-sessions/{session_id}", methods=["GET"])
@@ -127,4 +126,4 @@ def reset_study_history() -> Response:
     if not complete:
         return error_response(503, f"Reset is not finished ({done}); send it again to go on", RETRY_SOON,
                               **body)
-    return Response(body={"message": f"Study history reset: {done}", **body}, status_code=200, headers=JSON)
+    return json_response({"message": f"Study history reset: {done}", **body})

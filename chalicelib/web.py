@@ -138,6 +138,12 @@ def page_of(items: list[Any], *, page: int, per_page: int) -> dict[str, Any]:
             "total_pages": -(-len(items) // per_page)}
 
 
+def sessions_page(sessions: list[dict[str, Any]], *, page: int, per_page: int) -> dict[str, Any]:
+    """A page of sessions in the portal's envelope, each as the portal reads it."""
+    listed = page_of(sessions, page=page, per_page=per_page)
+    return {**listed, "items": [present_session(session) for session in listed["items"]]}
+
+
 def page_params() -> tuple[int, int]:
     """?page= (default 1) and ?per_page= (default 10, at most MAX_PER_PAGE)."""
     return query_int("page", 1), query_int("per_page", 10, maximum=MAX_PER_PAGE)
