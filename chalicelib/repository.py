@@ -18,6 +18,19 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from chalicelib.items import (
+    activity_item,
+    activity_key,
+    group_item,
+    group_key,
+    member_item,
+    review_item,
+    session_item,
+    session_key,
+    word_item,
+    word_key,
+    word_text,
+)
 from chalicelib.table import ACTIVITY_SESSIONS_INDEX, LISTS_INDEX, TTL_ATTRIBUTE
 
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
@@ -130,26 +143,6 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _group_key(group_id: int) -> dict[str, str]:
-    return {"PK": f"GROUP#{group_id}", "SK": "META"}
-
-
-def _activity_key(study_activity_id: int) -> dict[str, str]:
-    return {"PK": f"ACTIVITY#{study_activity_id}", "SK": "META"}
-
-
-def _session_key(session_id: int) -> dict[str, str]:
-    return {"PK": f"SESSION#{session_id}", "SK": "META"}
-
-
-def _word_key(word_id: int) -> dict[str, str]:
-    return {"PK": f"WORD#{word_id}", "SK": "META"}
-
-
-def _padded(number: int) -> str:
-    return f"{number:010d}"
-
-
 def _idempotency_key(key: str, purpose: str = "CREATE_SESSION") -> dict[str, str]:
     # Hashed: a fixed-size key, and the client's string is never stored.
     return {"PK": f"IDEMPOTENCY#{hashlib.sha256(key.encode()).hexdigest()}", "SK": purpose}
@@ -236,7 +229,7 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
     if not (isinstance(created_at, str) and _CURSOR_TIME.fullmatch(created_at)
             and type(session_id) is int and 1 <= session_id <= MAX_ID):
         raise InvalidCursorError()
-    return _to_attributes({**_session_key(session_id), "GSI2PK": "SESSION", "GSI2SK": created_at})
+    return _to_attributes({**session_key(session_id), "GSI2PK": "SESSION", "GSI2SK": created_at})
 
 
 class StudyRepository:
@@ -268,26 +261,8 @@ class StudyRepository:
             raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
         created_at = format_timestamp(now)
         session_id = self._new_id()
-        item = {
-            **_session_key(session_id),
-            "GSI1PK": f"GROUP#{group_id}",
-            "GSI1SK": f"SESSION#{created_at}",
-            "GSI2PK": "SESSION",
-            "GSI2SK": created_at,
-            "GSI3PK": f"ACTIVITY#{study_activity_id}",
-            "GSI3SK": created_at,
-            "item_type": "session",
-            "id": session_id,
-            "group_id": group_id,
-            "group_name": group["name"],
-            "study_activity_id": study_activity_id,
-            "activity_name": activity["name"],
-            "created_at": created_at,
-            "end_time": created_at,
-            "review_items_count": 0,
-            "correct_count": 0,
-            "wrong_count": 0,
-        }
+        item = session_item(session_id=session_id, group_id=group_id, group_name=group["name"],
+                            study_activity_id=study_activity_id, activity_name=activity["name"], created_at=created_at)
         session = session_from_item(item)
         if idempotency_key is None:
             self._put_session(item=item)
@@ -299,9 +274,9 @@ class StudyRepository:
     def _read_before_create(self, *, group_id: int, study_activity_id: int, idempotency_key: str | None,
                             now: datetime) -> tuple[dict[str, Any] | None, ...]:
         """The group, the activity and the live record of the idempotency key (None for each one missing)."""
-        group_key, activity_key = _group_key(group_id), _activity_key(study_activity_id)
+        the_group, the_activity = group_key(group_id), activity_key(study_activity_id)
         record_key = _idempotency_key(idempotency_key) if idempotency_key is not None else None
-        keys = [group_key, activity_key] + ([record_key] if record_key else [])
+        keys = [the_group, the_activity] + ([record_key] if record_key else [])
         with _database_errors():
             response = self.client.batch_get_item(RequestItems={self.table_name: {
                 "Keys": [_to_attributes(key) for key in keys],
@@ -317,7 +292,7 @@ class StudyRepository:
         # DynamoDB's TTL deletes expired items within a day or two, not at once: until then they are ignored.
         if record is not None and record[TTL_ATTRIBUTE] <= _epoch_seconds(now):
             record = None
-        return found.get(group_key["PK"]), found.get(activity_key["PK"]), record
+        return found.get(the_group["PK"]), found.get(the_activity["PK"]), record
 
     def _put_session(self, *, item: dict[str, Any]) -> None:
         """Write a new session; overwrite nothing."""
@@ -365,18 +340,18 @@ class StudyRepository:
 
     def get_session(self, *, session_id: int) -> dict[str, Any]:
         """One session, as stored now: one consistent GetItem."""
-        item = self._get(key=_session_key(session_id), consistent=True)
+        item = self._get(key=session_key(session_id), consistent=True)
         if item is None:
             raise SessionNotFoundError(f"Study session {session_id} not found")
         return session_from_item(item)
 
     def get_session_words(self, *, session_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A session and the words reviewed in it, sorted by kanji, with their counts in this session."""
-        item = self._get(key=_session_key(session_id), consistent=True)
+        item = self._get(key=session_key(session_id), consistent=True)
         if item is None:
             raise SessionNotFoundError(f"Study session {session_id} not found")
         counts = _session_word_counts(item)
-        words = self._get_many(keys=[_word_key(word_id) for word_id in sorted(counts)],
+        words = self._get_many(keys=[word_key(word_id) for word_id in sorted(counts)],
                                projection="id, kanji, romaji, english")
         reviewed = [{**word_from_item(word), **counts[int(word["id"])]} for word in words]
         reviewed.sort(key=lambda word: (word["kanji"], word["id"]))
@@ -417,7 +392,7 @@ class StudyRepository:
 
     def get_study_activity(self, *, study_activity_id: int) -> dict[str, Any]:
         """One study activity."""
-        item = self._get(key=_activity_key(study_activity_id))
+        item = self._get(key=activity_key(study_activity_id))
         if item is None:
             raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
         return activity_from_item(item)
@@ -449,18 +424,18 @@ class StudyRepository:
         now = self._now()
         record_key = _idempotency_key(idempotency_key, "REVIEW") if idempotency_key is not None else None
         word_ids = list(dict.fromkeys(word_id for word_id, _ in reviews))
-        found = self._get_many(keys=[_session_key(session_id), *map(_word_key, word_ids),
+        found = self._get_many(keys=[session_key(session_id), *map(word_key, word_ids),
                                      *([record_key] if record_key else [])], consistent=True)
         by_key = {(item["PK"], item["SK"]): item for item in found}
         record = by_key.get((record_key["PK"], record_key["SK"])) if record_key else None
         if record is not None and record[TTL_ATTRIBUTE] > _epoch_seconds(now):
             return _replay_reviews(record, session_id=session_id, request_hash=request_hash)
-        session = by_key.get(tuple(_session_key(session_id).values()))
+        session = by_key.get(tuple(session_key(session_id).values()))
         if session is None:
             raise SessionNotFoundError(f"Study session {session_id} not found")
         group_id = int(session["group_id"])
         for word_id in word_ids:
-            word = by_key.get(tuple(_word_key(word_id).values()))
+            word = by_key.get(tuple(word_key(word_id).values()))
             if word is None:
                 raise WordNotFoundError(f"Word {word_id} not found")
             if group_id not in {int(group) for group in word.get("group_ids", ())}:
@@ -493,9 +468,7 @@ class StudyRepository:
         """The reviews as answered, and the transaction that logs them: session, each word, review, key record."""
         created_at = format_timestamp(now)
         logged = [{"word_id": word_id, "correct": correct, "created_at": created_at} for word_id, correct in reviews]
-        review = {"PK": f"SESSION#{session_id}", "SK": f"REVIEW#{created_at}#{secrets.token_hex(8)}",
-                  "item_type": "review", "study_session_id": session_id, "created_at": created_at,
-                  "reviews": [{"word_id": word_id, "correct": correct} for word_id, correct in reviews]}
+        review = review_item(session_id=session_id, created_at=created_at, reviews=reviews, suffix=secrets.token_hex(8))
         items = [self._session_review_update(session_id=session_id, reviews=reviews, now=created_at)]
         items += [self._word_review_update(word_id=word_id, group_id=group_id,
                                            reviews=[correct for word, correct in reviews if word == word_id])
@@ -524,14 +497,14 @@ class StudyRepository:
                 values[value] = 0
                 adds.append(f"{name} {value}")
             values[value] += 1
-        return {"Update": {"TableName": self.table_name, "Key": _to_attributes(_session_key(session_id)),
+        return {"Update": {"TableName": self.table_name, "Key": _to_attributes(session_key(session_id)),
                            "UpdateExpression": f"SET end_time = :now ADD {', '.join(adds)}",
                            "ConditionExpression": "attribute_exists(PK)",
                            "ExpressionAttributeNames": names,
                            "ExpressionAttributeValues": _to_attributes(values)}}
 
     def _word_review_update(self, *, word_id: int, group_id: int, reviews: list[bool]) -> dict[str, Any]:
-        return {"Update": {"TableName": self.table_name, "Key": _to_attributes(_word_key(word_id)),
+        return {"Update": {"TableName": self.table_name, "Key": _to_attributes(word_key(word_id)),
                            "UpdateExpression": "ADD correct_count :correct, wrong_count :wrong",
                            # The word is still in the session's group: checked in the write, not only before it.
                            "ConditionExpression": "attribute_exists(PK) AND contains(group_ids, :group)",
@@ -664,25 +637,21 @@ class StudyRepository:
         """Store a group and its words (overwriting their text, keeping the words' review counts and other groups)."""
         if len({word["id"] for word in words}) != len(words):
             raise ValueError(f"group {group_id} lists a word twice")
-        items = [{**_group_key(group_id), "GSI2PK": "GROUP", "GSI2SK": _padded(group_id), "item_type": "group",
-                  "id": group_id, "name": name, "words_count": len(words)}]
-        stored = {item["PK"] for item in self._get_many(keys=[_word_key(word["id"]) for word in words],
+        items = [group_item(group_id=group_id, name=name, words_count=len(words))]
+        stored = {item["PK"] for item in self._get_many(keys=[word_key(word["id"]) for word in words],
                                                          consistent=True, projection="PK")}
         for word in words:
-            text = {name: word[name] for name in ("kanji", "romaji", "english", "parts")}
-            items.append({"PK": f"GROUP#{group_id}", "SK": f"WORD#{_padded(word['id'])}", "item_type": "group_word",
-                          "word_id": word["id"], **text})
-            fields = {"item_type": "word", "id": word["id"], "GSI2PK": "WORD", "GSI2SK": _padded(word["id"]), **text}
-            if _word_key(word["id"])["PK"] not in stored:
+            items.append(member_item(group_id=group_id, word=word))
+            if word_key(word["id"])["PK"] not in stored:
                 # Only seeding creates words (reviews update existing ones), so a new word can be written whole.
-                items.append({**_word_key(word["id"]), **fields, "correct_count": 0, "wrong_count": 0,
-                              "group_ids": {group_id}})
+                items.append(word_item(word=word, group_ids={group_id}))
                 continue
+            fields = word_text(word)
             names = {f"#f{index}": field for index, field in enumerate(fields)}
             values = {f":f{index}": value for index, value in enumerate(fields.values())}
             with _database_errors():
                 self.client.update_item(
-                    TableName=self.table_name, Key=_to_attributes(_word_key(word["id"])),
+                    TableName=self.table_name, Key=_to_attributes(word_key(word["id"])),
                     UpdateExpression=(f"SET {', '.join(f'{name} = :{name[1:]}' for name in names)}, "
                                       "correct_count = if_not_exists(correct_count, :zero), "
                                       "wrong_count = if_not_exists(wrong_count, :zero) ADD group_ids :group"),
@@ -694,9 +663,8 @@ class StudyRepository:
     def put_study_activity(self, *, study_activity_id: int, name: str, url: str, preview_url: str,
                            description: str = "") -> None:
         """Store a study activity (overwriting)."""
-        self._put(item={**_activity_key(study_activity_id), "GSI2PK": "ACTIVITY", "GSI2SK": _padded(study_activity_id),
-                        "item_type": "study_activity", "id": study_activity_id, "name": name, "url": url,
-                        "preview_url": preview_url, "description": description})
+        self._put(item=activity_item(study_activity_id=study_activity_id, name=name, url=url,
+                                     preview_url=preview_url, description=description))
 
     # --- requests ----------------------------------------------------------------------------------------------
 
