@@ -3,8 +3,10 @@
 Routes live by area in chalicelib/*_routes.py:
   sessions_routes.py  POST/GET /study_sessions, GET /study_sessions/{id}, POST /study_sessions/{id}/review,
                       GET /api/study-sessions, GET /api/study-sessions/{id}, POST /api/study-sessions/reset
-  catalog_routes.py   GET /api/study-activities, /api/study-activities/{id}, .../{id}/sessions, .../{id}/launch,
-                      GET /groups/{id}/words/raw
+  catalog_routes.py   GET /api/study-activities, /api/study-activities/{id}, .../{id}/sessions, .../{id}/launch
+  words_routes.py     GET /groups, /groups/{id}, /groups/{id}/words, /groups/{id}/words/raw,
+                      /groups/{id}/study_sessions, /words, /words/{id}
+  dashboard_routes.py GET /dashboard/recent-session, /dashboard/stats
 Every path also answers the browser's CORS preflight (OPTIONS), below."""
 import time
 from typing import Callable
@@ -13,14 +15,18 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib.catalog_routes import catalog
+from chalicelib.dashboard_routes import dashboard
 from chalicelib.logs import log_json_to_stdout, request_id
 from chalicelib.sessions_routes import sessions
 from chalicelib.web import allowed_origin, current_request, dynamodb_usage, error_response
+from chalicelib.words_routes import words
 
 app = Chalice(app_name="study-portal", configure_logs=False)
 log_json_to_stdout(app.log)
 app.register_blueprint(sessions)
 app.register_blueprint(catalog)
+app.register_blueprint(words)
+app.register_blueprint(dashboard)
 
 
 def preflight(**_: str) -> Response:

@@ -1,4 +1,4 @@
-"""Study activities and groups: the Study Activities, Activity and Launch pages, and the Typing Tutor's word list."""
+"""Study activities: the Study Activities, Activity and Launch pages."""
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -54,11 +54,3 @@ def launch_study_activity(activity_id: str) -> Response:
     activity = repository.get_study_activity(study_activity_id=path_id("activity_id"))
     groups = [{"id": group["id"], "name": group["name"]} for group in repository.list_groups()]
     return json_response({"activity": present_activity(activity), "groups": groups})
-
-
-@catalog.route("/groups/{group_id}/words/raw", methods=["GET"])
-@answers_errors
-def list_group_words_raw(group_id: str) -> Response:
-    """The Typing Tutor's word list: each word of the group with the parts it is spelled by."""
-    group, words = get_repository().get_group_words(group_id=path_id("group_id"))
-    return json_response({"group_id": group["id"], "group_name": group["name"], "words": words})

@@ -10,7 +10,7 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
@@ -31,9 +31,12 @@ from chalicelib.items import (
     word_key,
     word_text,
 )
-from chalicelib.table import ACTIVITY_SESSIONS_INDEX, LISTS_INDEX, TTL_ATTRIBUTE
+from chalicelib.table import ACTIVITY_SESSIONS_INDEX, GROUP_SESSIONS_INDEX, LISTS_INDEX, TTL_ATTRIBUTE
 
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
+COUNT_COLUMNS = ("correct_count", "wrong_count")
+ACTIVE_GROUP_DAYS = 30  # the dashboard's active_groups: groups with a session on this many past days or today
+MASTERED_REVIEWS = 5  # a mastered word: reviewed at least 5 times, at least 4 in 5 (80%) correctly
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 # One request's reviews are one transaction: the session, each distinct word, the review item and the idempotency
 # key's record. moto allows 25 items in a transaction (DynamoDB 100), so 20 distinct words fit everywhere.
@@ -207,6 +210,19 @@ def activity_from_item(item: dict[str, Any]) -> dict[str, Any]:
     """The one mapping from a stored study activity to a plain dict."""
     return {"id": _plain(item["id"]), "name": item["name"], "url": item["url"], "preview_url": item["preview_url"],
             "description": item.get("description", "")}
+
+
+def counted_word_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored word as the pages show it: its text and all-time counts (0 for a word never reviewed)."""
+    word = word_from_item(item)
+    word.pop("parts", None)
+    return {**word, **{name: _plain(item.get(name, 0)) for name in COUNT_COLUMNS}}
+
+
+def sorted_by(items: list[dict[str, Any]], *, key: str, descending: bool) -> list[dict[str, Any]]:
+    """Items in the order SQL's ORDER BY key would give, ties by id ascending; text compares by code point, as
+    SQLite's default collation does."""
+    return sorted(sorted(items, key=lambda item: item["id"]), key=lambda item: item[key], reverse=descending)
 
 
 _CURSOR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00")
@@ -400,6 +416,96 @@ class StudyRepository:
     def list_groups(self) -> list[dict[str, Any]]:
         """Every group as {id, name, words_count}, by id."""
         return [group_from_item(item) for item in self._list_kind("GROUP")]
+
+    def get_group(self, *, group_id: int) -> dict[str, Any]:
+        """One group as {id, name, words_count}."""
+        item = self._get(key=group_key(group_id))
+        if item is None:
+            raise GroupNotFoundError(f"Group {group_id} not found")
+        return group_from_item(item)
+
+    def list_group_words(self, *, group_id: int, sort_by: str, descending: bool, page: int,
+                         per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of a group's words with their all-time counts, in order, and how many words the group has.
+
+        One Query of the group's partition, then the counts of only the page's words; sorted by a count, the
+        counts of all its words (a BatchGetItem per 100)."""
+        _, words = self.get_group_words(group_id=group_id)
+        start = (page - 1) * per_page
+        if sort_by in COUNT_COLUMNS:
+            listed = sorted_by(self._with_counts(words), key=sort_by, descending=descending)[start:start + per_page]
+        else:
+            listed = self._with_counts(sorted_by(words, key=sort_by, descending=descending)[start:start + per_page])
+        return listed, len(words)
+
+    def _with_counts(self, words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The words (from a group's copies) with each one's all-time counts from its own item, in the same order."""
+        stored = {int(item["id"]): item for item in self._get_many(
+            keys=[word_key(word["id"]) for word in words], projection="id, correct_count, wrong_count")}
+        return [counted_word_from_item({**word, **stored.get(word["id"], {})}) for word in words]
+
+    def list_group_sessions(self, *, group_id: int) -> list[dict[str, Any]]:
+        """A group's sessions, newest first; raises GroupNotFoundError for an unknown group."""
+        items = self._query_all(IndexName=GROUP_SESSIONS_INDEX, ScanIndexForward=False,
+                                KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :session)",
+                                ExpressionAttributeValues={":group": {"S": f"GROUP#{group_id}"},
+                                                           ":session": {"S": "SESSION#"}})
+        if not items:
+            self.get_group(group_id=group_id)  # 404 if it does not exist
+        return [session_from_item(item) for item in items]
+
+    def list_words(self) -> list[dict[str, Any]]:
+        """The whole vocabulary with all-time counts, by id: one Query of the words' index, one request per MB."""
+        items = self._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
+                                ExpressionAttributeValues={":kind": {"S": "WORD"}},
+                                ProjectionExpression="id, kanji, romaji, english, correct_count, wrong_count")
+        return [counted_word_from_item(item) for item in items]
+
+    def get_word(self, *, word_id: int) -> dict[str, Any]:
+        """One word with its all-time counts and the groups it belongs to ({id, name}, by id)."""
+        item = self._get(key=word_key(word_id))
+        if item is None:
+            raise WordNotFoundError(f"Word {word_id} not found")
+        group_ids = sorted(int(group_id) for group_id in item.get("group_ids", ()))
+        groups = {int(group["id"]): group["name"] for group in self._get_many(
+            keys=[group_key(group_id) for group_id in group_ids], projection="id, #name",
+            names={"#name": "name"})}
+        return {**counted_word_from_item(item),
+                "groups": [{"id": group_id, "name": groups[group_id]} for group_id in group_ids if group_id in groups]}
+
+    # --- the dashboard -----------------------------------------------------------------------------------------
+
+    def get_recent_session(self) -> dict[str, Any] | None:
+        """The newest session, or None: one Query of the all-sessions index for one item."""
+        items = self._query_all(IndexName=LISTS_INDEX, ScanIndexForward=False, limit=1,
+                                KeyConditionExpression="GSI2PK = :kind",
+                                ExpressionAttributeValues={":kind": {"S": "SESSION"}})
+        return session_from_item(items[0]) if items else None
+
+    def get_study_stats(self) -> dict[str, Any]:
+        """The dashboard's figures, from the words' all-time counts and the sessions' times and groups: two Queries
+        whose size grows with the vocabulary and the number of sessions, never with the reviews."""
+        words = self._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
+                                ExpressionAttributeValues={":kind": {"S": "WORD"}},
+                                ProjectionExpression="correct_count, wrong_count")
+        sessions = self._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
+                                   ExpressionAttributeValues={":kind": {"S": "SESSION"}},
+                                   ProjectionExpression="created_at, group_id")
+        counts = [(int(word.get("correct_count", 0)), int(word.get("wrong_count", 0))) for word in words]
+        correct, reviews = sum(c for c, _ in counts), sum(c + w for c, w in counts)
+        today = self._now().astimezone(timezone.utc).date()
+        days = {date.fromisoformat(session["created_at"][:10]) for session in sessions}  # stored in UTC
+        first_active_day = today - timedelta(days=ACTIVE_GROUP_DAYS)
+        return {
+            "total_vocabulary": len(counts),
+            "total_words_studied": sum(1 for c, w in counts if c + w),
+            "mastered_words": sum(1 for c, w in counts if c + w >= MASTERED_REVIEWS and 5 * c >= 4 * (c + w)),
+            "success_rate": correct / reviews if reviews else 0,
+            "total_sessions": len(sessions),
+            "active_groups": len({int(session["group_id"]) for session in sessions
+                                  if date.fromisoformat(session["created_at"][:10]) >= first_active_day}),
+            "current_streak": _streak(days, today=today),
+        }
 
     def get_group_words(self, *, group_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A group and its words with their parts, by word id: one Query of the group's partition."""
@@ -660,6 +766,11 @@ class StudyRepository:
         for start in range(0, len(items), 25):
             self._write_batch([{"PutRequest": {"Item": _to_attributes(item)}} for item in items[start:start + 25]])
 
+    def has_any(self, *, kind: str) -> bool:
+        """Whether the table holds an item of this kind (GROUP, WORD, ACTIVITY, SESSION): one Query for one key."""
+        return bool(self._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind", limit=1,
+                                    ExpressionAttributeValues={":kind": {"S": kind}}, ProjectionExpression="PK"))
+
     def put_study_activity(self, *, study_activity_id: int, name: str, url: str, preview_url: str,
                            description: str = "") -> None:
         """Store a study activity (overwriting)."""
@@ -678,8 +789,8 @@ class StudyRepository:
                                              ConsistentRead=consistent)
         return _from_attributes(response["Item"]) if "Item" in response else None
 
-    def _get_many(self, *, keys: list[dict[str, str]], consistent: bool = False,
-                  projection: str | None = None) -> list[dict[str, Any]]:
+    def _get_many(self, *, keys: list[dict[str, str]], consistent: bool = False, projection: str | None = None,
+                  names: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """BatchGetItem of any number of distinct keys, 100 a request, retrying what DynamoDB leaves unprocessed."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):
@@ -687,6 +798,8 @@ class StudyRepository:
                                        "ConsistentRead": consistent}
             if projection is not None:
                 request["ProjectionExpression"] = projection
+            if names is not None:
+                request["ExpressionAttributeNames"] = names
             for attempt in range(5):
                 with _database_errors():
                     response = self.client.batch_get_item(RequestItems={self.table_name: request})
@@ -733,6 +846,15 @@ class StudyRepository:
     def _transact(self, *, items: list[dict[str, Any]]) -> None:
         with _database_errors():
             self.client.transact_write_items(TransactItems=items)
+
+
+def _streak(days: set[date], *, today: date) -> int:
+    """Consecutive days with a session, ending today or yesterday (0 when neither has one)."""
+    day = today if today in days else today - timedelta(days=1)
+    streak = 0
+    while day in days:
+        streak, day = streak + 1, day - timedelta(days=1)
+    return streak
 
 
 def _replay_reviews(record: dict[str, Any], *, session_id: int, request_hash: str | None) -> list[dict[str, Any]]:

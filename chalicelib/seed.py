@@ -37,10 +37,17 @@ STUDY_ACTIVITIES: list[dict[str, Any]] = [
 
 
 def load_seed(repository: StudyRepository) -> int:
-    """Write every seed item (overwriting the text, keeping review counts, so reruns change nothing);
-    return the items written."""
-    for group in GROUPS:
-        repository.put_group(**group)
-    for activity in STUDY_ACTIVITIES:
-        repository.put_study_activity(**activity)
-    return sum(1 + 2 * len(group["words"]) for group in GROUPS) + len(STUDY_ACTIVITIES)
+    """Give an empty catalog the seed's groups, words and activity; return the items written.
+
+    A table that already has groups (seeded before, or imported by `make import`) keeps its own, and one that has
+    activities keeps those: `make dev` seeds on every start, and must never overwrite a user's data."""
+    written = 0
+    if not repository.has_any(kind="GROUP"):
+        for group in GROUPS:
+            repository.put_group(**group)
+        written += sum(1 + 2 * len(group["words"]) for group in GROUPS)
+    if not repository.has_any(kind="ACTIVITY"):
+        for activity in STUDY_ACTIVITIES:
+            repository.put_study_activity(**activity)
+        written += len(STUDY_ACTIVITIES)
+    return written

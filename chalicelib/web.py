@@ -131,6 +131,17 @@ def query_text(name: str) -> str | None:
     return (current_request.get().query_params or {}).get(name)
 
 
+def query_choice(name: str, choices: dict[str, str], default: str) -> str:
+    """The column a query parameter names, by the client's key; anything else (or nothing) means the default, as
+    the portal's pages expect (they send their own column keys)."""
+    return choices.get(query_text(name) or "", choices[default])
+
+
+def query_descending(*, default: bool = False) -> bool:
+    """?order=desc or asc; anything else (or nothing) means the route's default."""
+    return {"desc": True, "asc": False}.get(query_text("order") or "", default)
+
+
 def page_of(items: list[Any], *, page: int, per_page: int) -> dict[str, Any]:
     """The portal's page-number envelope over a whole list; a page past the end is empty."""
     start = (page - 1) * per_page
