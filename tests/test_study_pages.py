@@ -294,14 +294,16 @@ ROUTES = [("POST", "/study_sessions"), ("GET", "/study_sessions"), ("GET", "/stu
           ("GET", "/api/study-sessions/{session}"), ("POST", "/api/study-sessions/reset"),
           ("GET", "/api/study-activities"), ("GET", "/api/study-activities/1"),
           ("GET", "/api/study-activities/1/sessions"), ("GET", "/api/study-activities/1/launch"),
-          ("GET", "/groups/1/words/raw")]
+          ("GET", "/groups"), ("GET", "/groups/1"), ("GET", "/groups/1/words"), ("GET", "/groups/1/words/raw"),
+          ("GET", "/groups/1/study_sessions"), ("GET", "/words"), ("GET", "/words/1"),
+          ("GET", "/dashboard/recent-session"), ("GET", "/dashboard/stats")]
 BODIES = {"/study_sessions": VALID, "/study_sessions/{session}/review": {"word_id": 1, "correct": True},
           "/api/study-sessions/reset": None}
 
 
 def test_every_route_is_in_the_list_these_tests_walk():
     routes = {(method, path.replace("{session_id}", "{session}").replace("{activity_id}", "1")
-               .replace("{group_id}", "1"))
+               .replace("{group_id}", "1").replace("{word_id}", "1"))
               for path, methods in app_module.app.routes.items() for method in methods if method != "OPTIONS"}
     assert routes == set(ROUTES)
 

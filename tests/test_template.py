@@ -194,7 +194,9 @@ def test_the_role_grants_exactly_the_operations_the_routes_call(templates, backe
                         headers=headers).status_code == 201
     for path in (f"/study_sessions/{session['id']}", "/study_sessions", "/api/study-sessions",
                  f"/api/study-sessions/{session['id']}", "/api/study-activities", "/api/study-activities/1",
-                 "/api/study-activities/1/sessions", "/api/study-activities/1/launch", "/groups/1/words/raw"):
+                 "/api/study-activities/1/sessions", "/api/study-activities/1/launch", "/groups/1/words/raw",
+                 "/groups", "/groups/1", "/groups/1/words?sort_by=wrong_count", "/groups/1/study_sessions", "/words",
+                 "/words/1", "/dashboard/recent-session", "/dashboard/stats"):
         assert api.get(path).status_code == 200, path
     assert api.post("/api/study-sessions/reset", body=b"", headers=json_headers).status_code == 200
     [dynamodb] = [s for s in role_statements(templates[STAGE]) if "dynamodb:PutItem" in s["Action"]]
