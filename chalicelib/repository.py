@@ -428,12 +428,18 @@ class StudyRepository:
                          per_page: int) -> tuple[list[dict[str, Any]], int]:
         """A page of a group's words with their all-time counts, in order, and how many words the group has.
 
-        One Query of the group's partition, then the counts of only the page's words; sorted by a count, the
-        counts of all its words (a BatchGetItem per 100)."""
+        One Query of the group's partition, then the counts of only the page's words. Sorted by a count, it needs
+        the counts of all its words: up to 100 words, one BatchGetItem; more, one Query of the whole vocabulary's
+        counts, as BatchGetItem charges at least half a read unit per word and a Query only for the bytes read."""
         _, words = self.get_group_words(group_id=group_id)
         start = (page - 1) * per_page
         if sort_by in COUNT_COLUMNS:
-            listed = sorted_by(self._with_counts(words), key=sort_by, descending=descending)[start:start + per_page]
+            if len(words) <= 100:
+                counted = self._with_counts(words)
+            else:
+                vocabulary = {word["id"]: word for word in self.list_words()}
+                counted = [vocabulary.get(word["id"]) or counted_word_from_item(word) for word in words]
+            listed = sorted_by(counted, key=sort_by, descending=descending)[start:start + per_page]
         else:
             listed = self._with_counts(sorted_by(words, key=sort_by, descending=descending)[start:start + per_page])
         return listed, len(words)

@@ -1,6 +1,7 @@
 """`make costs`: what each route costs in DynamoDB requests and capacity units, measured on moto and on ministack
 (each emulator accounts capacity its own way: docs/design.md compares them with DynamoDB's rules), then, on ministack,
-the page-number lists and the reset with 1,000 sessions in the table.
+the lists, the Words page and the dashboard with 1,000 sessions and 2,000 more words, and the reset of those
+sessions.
 
 Runs the app in process (Chalice's test client) against moto and against a ministack of its own on a free loopback
 port, with the seed data and 30 sessions (10 of them with reviews of 3 words), and reads each request's access-log
@@ -45,9 +46,10 @@ def _arrange(repository: Any, sessions: int, reviewed: int, workers: int = 1) ->
     return made
 
 
-def measure(backend: str, *, reset_sessions: int) -> dict[str, Any]:
-    """Each route's requests and capacity (the second of two identical calls); with reset_sessions, the lists and
-    the reset's time with that many sessions in the table."""
+def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[str, Any]:
+    """Each route's requests and capacity (the second of two identical calls); with reset_sessions, the lists,
+    the Words page and the dashboard with that many sessions and a group of `vocabulary` more words, and the
+    reset's time."""
     import boto3
     from chalice.test import Client
 
@@ -78,6 +80,15 @@ def measure(backend: str, *, reset_sessions: int) -> dict[str, Any]:
         ("GET", "/api/study-activities/1/sessions?page=1&per_page=10", "an activity's sessions (of 32)", bytes),
         ("GET", "/api/study-activities/1/launch", "Launch page", bytes),
         ("GET", "/groups/1/words/raw", "Typing Tutor's word list (6 words)", bytes),
+        ("GET", "/groups?page=1&sort_by=name&order=asc", "Word Groups page (2 groups)", bytes),
+        ("GET", "/groups/1", "Group page: the group", bytes),
+        ("GET", "/groups/1/words?page=1&sort_by=kanji", "Group page: words by kanji (6 words)", bytes),
+        ("GET", "/groups/1/words?page=1&sort_by=correct_count&order=desc", "Group page: words by a count", bytes),
+        ("GET", "/groups/1/study_sessions?page=1", "Group page: sessions (of 32)", bytes),
+        ("GET", "/words?page=1&sort_by=kanji", "Words page (11 words)", bytes),
+        ("GET", "/words/1", "Word page (1 group)", bytes),
+        ("GET", "/dashboard/recent-session", "Dashboard: newest session", bytes),
+        ("GET", "/dashboard/stats", "Dashboard: figures (11 words, 32 sessions)", bytes),
     ]
     collector = _AccessLines()
     handlers, app_module.app.log.handlers = app_module.app.log.handlers, [collector]
@@ -97,14 +108,23 @@ def measure(backend: str, *, reset_sessions: int) -> dict[str, Any]:
             if not reset_sessions:
                 return {"backend": backend, "routes": costs}
             _arrange(repository, reset_sessions - 32, reset_sessions // 2, workers=8)  # 32 made so far
+            words = [{"id": 10_000 + n, "kanji": f"語{n:05d}", "romaji": f"go{n}", "english": f"word {n}",
+                      "parts": [{"kanji": "語", "romaji": ["go"]}]} for n in range(vocabulary)]
+            repository.put_group(group_id=3, name="Vocabulary", words=words)
+            big = f"{reset_sessions} sessions, {vocabulary + 11} words"
             for what, path in (("Sessions page 1", "/api/study-sessions?page=1&per_page=10"),
                                ("Sessions page 100", "/api/study-sessions?page=100&per_page=10"),
-                               ("10 sessions by cursor", "/study_sessions?limit=10")):
+                               ("10 sessions by cursor", "/study_sessions?limit=10"),
+                               ("Words page 1 by english", "/words?page=1&sort_by=english"),
+                               (f"Group page: {vocabulary} words by a count",
+                                "/groups/3/words?page=1&sort_by=wrong_count&order=desc"),
+                               ("Group page: sessions of group 1", "/groups/1/study_sessions?page=1"),
+                               ("Dashboard figures", "/dashboard/stats")):
                 started = time.monotonic()
                 assert test_client.http.get(path, headers=ORIGIN).status_code == 200
                 line = collector.lines[-1]
                 costs.append({"route": f"GET {path.split('?')[0]}", "requests": line["dynamodb_requests"],
-                              "what": f"{what}, {reset_sessions} sessions, {time.monotonic() - started:.2f} s",
+                              "what": f"{what} ({big}): {time.monotonic() - started:.2f} s",
                               "capacity": line["dynamodb_capacity"]})
             started = time.monotonic()
             answer = test_client.http.post("/api/study-sessions/reset", body=b"", headers=JSON)
@@ -135,6 +155,7 @@ def report(result: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reset-sessions", type=int, default=1000, help="sessions in the table the reset clears")
+    parser.add_argument("--vocabulary", type=int, default=2000, help="words added for the Words page and dashboard")
     args = parser.parse_args()
     os.environ.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                        "AWS_DEFAULT_REGION": "us-east-1"})
@@ -148,7 +169,7 @@ def main() -> int:
     try:
         wait_until_ready(port=port, process=server)
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{port}"
-        print(report(measure("ministack", reset_sessions=args.reset_sessions)))
+        print(report(measure("ministack", reset_sessions=args.reset_sessions, vocabulary=args.vocabulary)))
     finally:
         stop_ministack(server)
         shutil.rmtree(work, ignore_errors=True)

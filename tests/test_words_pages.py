@@ -100,6 +100,18 @@ def test_a_big_groups_words_come_ten_a_page_each_with_its_own_counts(api, seeded
     assert top["words"][0]["id"] == 515
 
 
+def test_a_group_of_more_than_a_hundred_words_sorts_by_a_count_from_the_vocabulary(api, seeded):
+    seeded.put_group(group_id=8, name="Hundred", words=[word(700 + n, f"百{n:03d}", f"hyaku{n}", f"h{n}")
+                                                        for n in range(101)])
+    session = seeded.create_session(group_id=8, study_activity_id=1)
+    seeded.log_reviews(session_id=session["id"], reviews=[(780, False), (780, False), (703, False), (799, True)])
+    _, body = get(api, "/groups/8/words?sort_by=wrong_count&order=desc&page=1")
+    assert [(w["id"], w["wrong_count"]) for w in body["words"][:3]] == [(780, 2), (703, 1), (700, 0)]
+    assert body["total_pages"] == 11 and set(body["words"][0]) == WORD_FIELDS
+    _, last = get(api, "/groups/8/words?sort_by=correct_count&page=11")
+    assert [(w["id"], w["correct_count"]) for w in last["words"]] == [(799, 1)]
+
+
 def test_a_word_in_two_groups_is_stored_once_and_shows_the_same_counts_on_each(api, seeded, dynamodb, table):
     seeded.put_group(group_id=3, name="Favourites", words=[GROUPS[0]["words"][0]])
     session = seeded.create_session(group_id=3, study_activity_id=1)
