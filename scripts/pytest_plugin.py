@@ -1,6 +1,8 @@
-"""pytest plugin of both suites (pytest.ini loads it): scratch files under the project's git-ignored .tmp/, and a
+"""pytest plugin of both suites (pytest.ini loads it): scratch files under the project's git-ignored .tmp/, one
+folder per run (so runs in parallel in one clone never delete each other's), removed when the run passes; and a
 check that the run leaves no new entry in the system temp folder once its servers have stopped."""
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # tryfirst: pytest's tmp_path plugin reads basetemp in its own pytest_configure.
     if config.option.basetemp is None:
         SCRATCH.mkdir(exist_ok=True)  # pytest creates the basetemp itself, not its parent
-        config.option.basetemp = str(SCRATCH / "pytest")
+        config.option.basetemp = str(SCRATCH / f"pytest-{os.getpid()}")
     config.stash[_before] = _ours()
 
 
@@ -36,6 +38,9 @@ def pytest_sessionfinish(session: pytest.Session) -> Any:
     session.config.stash[_left] = left
     if left and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    basetemp = Path(session.config.option.basetemp)
+    if session.exitstatus == pytest.ExitCode.OK and basetemp.parent == SCRATCH:
+        shutil.rmtree(basetemp, ignore_errors=True)  # a failed run keeps its files for a look
     return result
 
 
