@@ -352,7 +352,7 @@ class StudyRepository:
                 raise
         return record["session"]
 
-    # --- reads -------------------------------------------------------------------------------------------------
+    # --- sessions ----------------------------------------------------------------------------------------------
 
     def get_session(self, *, session_id: int) -> dict[str, Any]:
         """One session, as stored now: one consistent GetItem."""
@@ -402,6 +402,8 @@ class StudyRepository:
             self.get_study_activity(study_activity_id=study_activity_id)  # 404 if it does not exist
         return [session_from_item(item) for item in items]
 
+    # --- activities, groups and words --------------------------------------------------------------------------
+
     def list_study_activities(self) -> list[dict[str, Any]]:
         """Every study activity, by id."""
         return [activity_from_item(item) for item in self._list_kind("ACTIVITY")]
@@ -423,6 +425,16 @@ class StudyRepository:
         if item is None:
             raise GroupNotFoundError(f"Group {group_id} not found")
         return group_from_item(item)
+
+    def get_group_words(self, *, group_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A group and its words with their parts, by word id: one Query of the group's partition."""
+        items = self._query_all(KeyConditionExpression="PK = :group",
+                                ExpressionAttributeValues={":group": {"S": f"GROUP#{group_id}"}})
+        group = next((item for item in items if item["SK"] == "META"), None)
+        if group is None:
+            raise GroupNotFoundError(f"Group {group_id} not found")
+        words = [word_from_item(item) for item in items if item["SK"].startswith("WORD#")]
+        return group_from_item(group), words
 
     def list_group_words(self, *, group_id: int, sort_by: str, descending: bool, page: int,
                          per_page: int) -> tuple[list[dict[str, Any]], int]:
@@ -512,16 +524,6 @@ class StudyRepository:
                                   if date.fromisoformat(session["created_at"][:10]) >= first_active_day}),
             "current_streak": _streak(days, today=today),
         }
-
-    def get_group_words(self, *, group_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """A group and its words with their parts, by word id: one Query of the group's partition."""
-        items = self._query_all(KeyConditionExpression="PK = :group",
-                                ExpressionAttributeValues={":group": {"S": f"GROUP#{group_id}"}})
-        group = next((item for item in items if item["SK"] == "META"), None)
-        if group is None:
-            raise GroupNotFoundError(f"Group {group_id} not found")
-        words = [word_from_item(item) for item in items if item["SK"].startswith("WORD#")]
-        return group_from_item(group), words
 
     # --- reviews -----------------------------------------------------------------------------------------------
 
