@@ -185,7 +185,8 @@ def test_unknown_ids_are_404_naming_what_is_missing(api, path, message):
 
 @pytest.mark.parametrize("path", [
     "/groups?page=0", "/groups?page=x", "/groups/x", "/groups/01/words", "/groups/1/words?page=-1",
-    "/groups/-1/study_sessions", "/groups/1/study_sessions?page=1.5", "/words?page=", "/words?page=99999999999999999999",
+    "/groups/-1/study_sessions", "/groups/1/study_sessions?page=1.5", "/words?page=",
+    "/words?page=99999999999999999999",
     "/words/abc", "/words/" + "9" * 17,
 ])
 def test_malformed_ids_and_pages_are_400_before_any_dynamodb_request(bare_api, path):
