@@ -80,6 +80,7 @@ class Answer:
     status: int
     headers: dict[str, str]  # names lower-cased
     body: Any  # parsed JSON, or None if the body is not JSON
+    raw: bytes = b""  # the body as sent: tells JSON null from an empty or non-JSON body
 
     def error(self) -> str:
         """The message of an answer that must be in the {"error": ...} shape."""
@@ -103,7 +104,7 @@ def send(base_url: str, method: str, path: str = "/study_sessions", body: bytes 
             parsed = json.loads(raw)
         except ValueError:
             parsed = None
-        return Answer(response.status, {name.lower(): value for name, value in response.getheaders()}, parsed)
+        return Answer(response.status, {name.lower(): value for name, value in response.getheaders()}, parsed, raw)
     finally:
         connection.close()
 

@@ -1,10 +1,11 @@
-"""The portal's HTTP contract (portal-api.md: POST /study_sessions, the sessions, reviews, activities,
-the Typing Tutor's word list, reset) over real HTTP, against each target (see conftest): what the portal and the
-Typing Tutor see, and what the table holds afterwards. Tests create their own sessions and compare relative
-changes, so a shared table's other data does not matter; reset runs last."""
+"""The portal's HTTP contract (portal-api.md: POST /study_sessions, the sessions, reviews, activities, the Typing
+Tutor's word list, groups, words, the dashboard, reset) over real HTTP, against each target (see conftest): what the
+portal and the Typing Tutor see, and what the table holds afterwards. Tests create their own sessions and compare
+relative changes, so a shared table's other data does not matter; reset runs last."""
 import json
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -150,7 +151,9 @@ ROUTES = [("GET", "/study_sessions"), ("GET", "/study_sessions/{id}"), ("POST", 
           ("GET", "/api/study-sessions"), ("GET", "/api/study-sessions/{id}"), ("POST", "/api/study-sessions/reset"),
           ("GET", "/api/study-activities"), ("GET", "/api/study-activities/{id}"),
           ("GET", "/api/study-activities/{id}/sessions"), ("GET", "/api/study-activities/{id}/launch"),
-          ("GET", "/groups/{id}/words/raw")]
+          ("GET", "/groups/{id}/words/raw"), ("GET", "/groups"), ("GET", "/groups/{id}"), ("GET", "/groups/{id}/words"),
+          ("GET", "/groups/{id}/study_sessions"), ("GET", "/words"), ("GET", "/words/{id}"),
+          ("GET", "/dashboard/recent-session"), ("GET", "/dashboard/stats")]
 TUTOR_ROUTES = [("GET", "/groups/{id}/words/raw"), ("POST", "/study_sessions/{id}/review")]
 ID_ROUTES = [(method, path) for method, path in ROUTES if "{id}" in path]
 A_REVIEW = {"word_id": 1, "correct": True}
@@ -357,6 +360,213 @@ def test_the_session_page_gets_the_words_reviewed_in_it_by_kanji_with_counts_in_
     assert second["words"] == expected[2:] and second["total"] == 3
 
 
+# --- the Word Groups, Group, Words, Word and Dashboard pages (portal-api.md) ------------------------------------
+
+GROUP_FIELDS = {"id", "group_name", "word_count"}
+SEEDED_GROUPS = {group["group_id"]: {"id": group["group_id"], "group_name": group["name"],
+                                     "word_count": len(group["words"])} for group in GROUPS}
+# The seed's words in ascending order of each text column, as SQLite's default collation orders them (by code
+# point): for each group's words, then for the whole vocabulary (key None).
+SEED_ORDER = {
+    (1, "kanji"): [6, 4, 3, 5, 1, 2], (1, "romaji"): [3, 6, 4, 5, 2, 1], (1, "english"): [4, 2, 1, 3, 5, 6],
+    (2, "kanji"): [104, 101, 102, 103, 105], (2, "romaji"): [103, 102, 104, 101, 105],
+    (2, "english"): [101, 105, 103, 104, 102],
+    (None, "kanji"): [104, 101, 102, 103, 6, 4, 3, 5, 1, 2, 105],
+    (None, "romaji"): [103, 102, 104, 3, 6, 4, 5, 2, 101, 1, 105],
+    (None, "english"): [101, 105, 103, 104, 102, 4, 2, 1, 3, 5, 6],
+}
+GROUP_SESSION_SORTS = {"startTime": "start_time", "endTime": "end_time", "reviewItemsCount": "review_items_count"}
+STATS_FIELDS = {"total_vocabulary", "total_words_studied", "mastered_words", "success_rate", "total_sessions",
+                "active_groups", "current_streak"}
+
+
+def every_page(target: Target, path: str, listed: str, per_page: int, query: dict[str, str],
+               extra: frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A page-number list's items from page 1 to its last, and the page past the last: every page in the envelope
+    {<listed>, total_pages, current_page, *extra}, every page but the last full, the one past the last empty."""
+    items: list[dict[str, Any]] = []
+    page, total_pages = 1, None
+    while True:
+        body = answered(call(target, "GET", path, query={**query, "page": page}), 200)
+        assert set(body) == {listed, "total_pages", "current_page"} | extra and body["current_page"] == page
+        total_pages = body["total_pages"] if total_pages is None else total_pages
+        assert body["total_pages"] == total_pages, (path, query, page)
+        if page > total_pages:
+            assert body[listed] == []
+            break
+        if page < total_pages:
+            assert len(body[listed]) == per_page, (path, query, page)
+        else:
+            assert 1 <= len(body[listed]) <= per_page, (path, query, page)
+        items += body[listed]
+        page += 1
+    assert total_pages == -(-len(items) // per_page) and len({item["id"] for item in items}) == len(items)
+    return items, body
+
+
+def in_order(values: list[Any], order: str) -> bool:
+    """Whether values are in this order ("asc" or "desc"), ties allowed."""
+    return values == sorted(values, reverse=order == "desc")
+
+
+def stored_words(target: Target) -> dict[int, tuple[int, int]]:
+    """Every word's all-time (correct_count, wrong_count) as stored now (a consistent Scan: fine for a test table)."""
+    words = {}
+    for page in target.dynamodb.get_paginator("scan").paginate(TableName=target.table, ConsistentRead=True):
+        for raw in page["Items"]:
+            item = {name: _deserializer.deserialize(value) for name, value in raw.items()}
+            if item["PK"].startswith("WORD#") and item["SK"] == "META":
+                words[int(item["id"])] = (int(item.get("correct_count", 0)), int(item.get("wrong_count", 0)))
+    return words
+
+
+def as_seeded(word_id: int, counts: tuple[int, int]) -> dict[str, Any]:
+    """A seeded word as the Group, Words and Word pages read it, with these all-time counts."""
+    return {**{name: SEEDED_WORDS[word_id][name] for name in ("id", "kanji", "romaji", "english")},
+            "correct_count": counts[0], "wrong_count": counts[1]}
+
+
+def test_the_word_groups_page_lists_the_groups_by_name_or_word_count_either_way(target):
+    # The seed's two groups come in the same order by name as by word count; the fuzz tests add a third.
+    for (sort_by, field), order, seeded in [(("name", "group_name"), "asc", [2, 1]),
+                                            (("name", "group_name"), "desc", [1, 2]),
+                                            (("words_count", "word_count"), "asc", [2, 1]),
+                                            (("words_count", "word_count"), "desc", [1, 2])]:
+        groups, _ = every_page(target, "/groups", "groups", 10, {"sort_by": sort_by, "order": order})
+        assert all(set(group) == GROUP_FIELDS for group in groups)
+        assert [group for group in groups if group["id"] in SEEDED_GROUPS] == [SEEDED_GROUPS[i] for i in seeded]
+        assert in_order([group[field] for group in groups], order), (sort_by, order)
+    page = answered(call(target, "GET", "/groups", query={"page": 1, "sort_by": "name", "order": "asc"}), 200)
+    assert answered(call(target, "GET", "/groups"), 200) == page  # the page's defaults: by name, ascending
+    assert answered(call(target, "GET", "/groups", query={"sort_by": "size", "order": "up"}), 200) == page
+
+
+def test_the_group_page_gets_the_groups_name_and_word_count(target):
+    for group_id, group in SEEDED_GROUPS.items():
+        assert answered(call(target, "GET", f"/groups/{group_id}"), 200) == group
+
+
+def test_the_group_page_lists_its_words_10_a_page_with_all_time_counts_sorted_by_any_column(target):
+    session = new_session(target)
+    answered(call(target, "POST", f"/study_sessions/{session['id']}/review", body={"reviews": [
+        {"word_id": 5, "is_correct": True}, {"word_id": 5, "is_correct": True}, {"word_id": 2, "is_correct": False}]}),
+        201)
+    counts = stored_words(target)
+    for group_id, sort_by, order in [(1, "kanji", "asc"), (1, "romaji", "desc"), (1, "english", "asc"),
+                                     (2, "kanji", "desc"), (2, "romaji", "asc"), (2, "english", "desc")]:
+        ids = SEED_ORDER[(group_id, sort_by)] if order == "asc" else SEED_ORDER[(group_id, sort_by)][::-1]
+        expected = [as_seeded(word_id, counts[word_id]) for word_id in ids]
+        # Counts are read from the words' own items, which a real DynamoDB may serve a moment stale.
+        words, _ = eventually(lambda: every_page(target, f"/groups/{group_id}/words", "words", 10,
+                                                 {"sort_by": sort_by, "order": order}),
+                              lambda listed: listed[0] == expected)
+        assert words == expected, (group_id, sort_by, order)
+    for group_id, sort_by, order in [(1, "correct_count", "desc"), (1, "wrong_count", "asc"),
+                                     (2, "wrong_count", "desc")]:
+        words, _ = every_page(target, f"/groups/{group_id}/words", "words", 10, {"sort_by": sort_by, "order": order})
+        assert sorted(words, key=lambda word: word["id"]) == [as_seeded(word_id, counts[word_id]) for word_id in sorted(
+            SEED_ORDER[(group_id, "kanji")])]
+        assert in_order([word[sort_by] for word in words], order), (group_id, sort_by, order)
+    page = answered(call(target, "GET", "/groups/1/words", query={"page": 1, "sort_by": "kanji", "order": "asc"}), 200)
+    assert answered(call(target, "GET", "/groups/1/words"), 200) == page  # the page's defaults: kanji, ascending
+    assert answered(call(target, "GET", "/groups/1/words", query={"sort_by": "id", "order": "random"}), 200) == page
+
+
+def test_the_group_page_lists_its_sessions_10_a_page_newest_first_or_sorted_by_a_column(target):
+    def group_session_ids() -> set[int]:
+        return {item["id"] for (partition, sort_key), item in stored(target).items()
+                if partition.startswith("SESSION#") and sort_key == "META" and item["group_id"] == 2}
+    for _ in range(11 - len(group_session_ids())):  # 11 sessions at least: two pages
+        new_session(target, group_id=2)
+    older = new_session(target, group_id=2)
+    logged = answered(call(target, "POST", f"/study_sessions/{older['id']}/review", body={"reviews": [
+        {"word_id": 101, "is_correct": True}, {"word_id": 102, "is_correct": False}]}), 201)
+    newer = new_session(target, group_id=2)
+    ids = group_session_ids()
+    sessions, _ = eventually(lambda: every_page(target, "/groups/2/study_sessions", "study_sessions", 10, {}),
+                             lambda listed: {session["id"] for session in listed[0]} == ids)
+    assert {session["id"] for session in sessions} == ids and len(sessions) >= 13
+    assert [as_listed(session) for session in sessions[:2]] == [
+        as_listed(newer), {**as_listed(older), "review_items_count": 2, "end_time": logged["reviews"][0]["created_at"]}]
+    assert all(SESSION_FIELDS <= set(session) and (session["group_id"], session["group_name"], session["activity_id"])
+               == (2, "Core Adjectives", 1) for session in sessions)
+    assert in_order([session["start_time"] for session in sessions], "desc")
+    for (sort_by, field), order in zip(GROUP_SESSION_SORTS.items(), ("asc", "desc", "desc")):
+        listed, _ = every_page(target, "/groups/2/study_sessions", "study_sessions", 10,
+                               {"sort_by": sort_by, "order": order})
+        assert {session["id"] for session in listed} == ids
+        assert in_order([session[field] for session in listed], order), (sort_by, order)
+    page = answered(call(target, "GET", "/groups/2/study_sessions",
+                         query={"page": 1, "sort_by": "startTime", "order": "desc"}), 200)
+    assert page["study_sessions"] == sessions[:10]
+    assert answered(call(target, "GET", "/groups/2/study_sessions", query={"sort_by": "when", "order": "new"}),
+                    200) == page
+
+
+def test_the_words_page_lists_the_whole_vocabulary_50_a_page_sorted_by_any_column(target):
+    counts = stored_words(target)
+    for sort_by, order in [("kanji", "asc"), ("romaji", "desc"), ("english", "asc"), ("correct_count", "desc"),
+                           ("wrong_count", "asc")]:
+        words, past = every_page(target, "/words", "words", 50, {"sort_by": sort_by, "order": order},
+                                 extra=frozenset({"total_words"}))
+        assert past["total_words"] == len(words) == len(counts)
+        assert all(set(word) == WORD_FIELDS for word in words)
+        assert {word["id"]: (word["correct_count"], word["wrong_count"]) for word in words} == counts
+        assert in_order([word[sort_by] for word in words], order), (sort_by, order)
+        if (None, sort_by) in SEED_ORDER:
+            expected = SEED_ORDER[(None, sort_by)]
+            assert [word["id"] for word in words if word["id"] in SEEDED_WORDS] == (
+                expected if order == "asc" else expected[::-1])
+    page = answered(call(target, "GET", "/words", query={"page": 1, "sort_by": "kanji", "order": "asc"}), 200)
+    assert answered(call(target, "GET", "/words"), 200) == page  # the page's defaults: kanji, ascending
+    assert answered(call(target, "GET", "/words", query={"sort_by": "kana", "order": "up"}), 200) == page
+
+
+def test_the_word_page_gets_the_word_its_all_time_counts_and_groups_and_a_review_moves_them(target):
+    for group in GROUPS:
+        word_id = group["words"][0]["id"]
+        assert answered(call(target, "GET", f"/words/{word_id}"), 200) == {"word": {
+            **as_seeded(word_id, word_counts(target, word_id)), "groups": [{"id": group["group_id"],
+                                                                            "name": group["name"]}]}}
+    before = answered(call(target, "GET", "/words/6"), 200)["word"]
+    session = new_session(target)
+    answered(call(target, "POST", f"/study_sessions/{session['id']}/review", origin=TUTOR_ORIGIN,
+                  body={"word_id": 6, "correct": False}), 201, TUTOR_ORIGIN)
+    after = eventually(lambda: answered(call(target, "GET", "/words/6"), 200)["word"],
+                       lambda word: word["wrong_count"] > before["wrong_count"])
+    assert after == {**before, "wrong_count": before["wrong_count"] + 1}
+    assert (after["correct_count"], after["wrong_count"]) == word_counts(target, 6)
+
+
+def test_the_dashboard_shows_the_newest_session_with_its_reviews_and_figures_the_table_bears_out(target):
+    before = answered(call(target, "GET", "/dashboard/stats"), 200)
+    session = new_session(target, group_id=2)
+    reviews = [(104, True), (104, True), (104, False), (104, True), (104, True), (105, False)]
+    answered(call(target, "POST", f"/study_sessions/{session['id']}/review", body={"reviews": [
+        {"word_id": word_id, "is_correct": correct} for word_id, correct in reviews]}), 201)
+    recent = eventually(lambda: answered(call(target, "GET", "/dashboard/recent-session"), 200),
+                        lambda body: body is not None and body["id"] == session["id"])
+    assert recent == {"id": session["id"], "group_id": 2, "activity_name": "Typing Tutor",
+                      "created_at": session["start_time"], "correct_count": 4, "wrong_count": 2}
+    stats = eventually(lambda: answered(call(target, "GET", "/dashboard/stats"), 200),
+                       lambda body: body["total_sessions"] > before["total_sessions"])
+    assert set(stats) == STATS_FIELDS and stats["total_sessions"] == before["total_sessions"] + 1
+    counts = list(stored_words(target).values())
+    correct, reviewed = sum(c for c, _ in counts), sum(c + w for c, w in counts)
+    sessions = [item for (partition, sort_key), item in stored(target).items()
+                if partition.startswith("SESSION#") and sort_key == "META"]
+    month_ago = (datetime.now(timezone.utc) - timedelta(days=30)).date().isoformat()
+    assert {name: value for name, value in stats.items() if name != "success_rate"} == {
+        "total_vocabulary": len(counts),
+        "total_words_studied": sum(1 for c, w in counts if c + w),
+        "mastered_words": sum(1 for c, w in counts if c + w >= 5 and 5 * c >= 4 * (c + w)),  # 104 among them
+        "total_sessions": len(sessions),
+        "active_groups": len({item["group_id"] for item in sessions if item["created_at"][:10] >= month_ago}),
+        "current_streak": stats["current_streak"]}
+    assert stats["mastered_words"] >= 1 and stats["current_streak"] >= 1  # a session today
+    assert stats["success_rate"] == pytest.approx(correct / reviewed)
+
+
 @pytest.mark.parametrize("body, status, message", [
     ({"word_id": 1, "correct": 1}, 400, "correct must be true or false"),
     ({"word_id": 1, "correct": "true"}, 400, "correct must be true or false"),
@@ -389,8 +599,12 @@ def test_a_refused_review_answers_a_json_error_with_cors_and_writes_nothing(targ
     ("GET", "/api/study-activities/{id}/sessions", None, PORTAL_ORIGIN, "Study activity {id} not found"),
     ("GET", "/api/study-activities/{id}/launch", None, PORTAL_ORIGIN, "Study activity {id} not found"),
     ("GET", "/groups/{id}/words/raw", None, TUTOR_ORIGIN, "Group {id} not found"),
+    ("GET", "/groups/{id}", None, PORTAL_ORIGIN, "Group {id} not found"),
+    ("GET", "/groups/{id}/words", None, PORTAL_ORIGIN, "Group {id} not found"),
+    ("GET", "/groups/{id}/study_sessions", None, PORTAL_ORIGIN, "Group {id} not found"),
+    ("GET", "/words/{id}", None, PORTAL_ORIGIN, "Word {id} not found"),
 ], ids=["session", "session page", "review's session", "activity", "activity's sessions", "activity's launch",
-        "group's words"])
+        "group's words (Tutor)", "group", "group's words", "group's sessions", "word"])
 def test_an_unknown_id_is_a_404_naming_what_is_missing(target, method, path, body, origin, message):
     answer = call(target, method, path.format(id=UNKNOWN), origin=origin, body=body)
     answered(answer, 404, origin)
@@ -413,7 +627,12 @@ def test_a_malformed_path_id_is_a_400(target, method, path, bad_id):
     ("/api/study-activities/1/sessions", {"per_page": "1.5"}),
     ("/study_sessions", {"limit": "0"}),
     ("/study_sessions", {"cursor": "nonsense"}),
-], ids=["page 0", "per_page 101", "a session's page x", "per_page 1.5", "limit 0", "a cursor not handed out"])
+    ("/groups", {"page": "0"}),
+    ("/groups/1/words", {"page": "-1", "sort_by": "kanji"}),
+    ("/groups/1/study_sessions", {"page": "1.5"}),
+    ("/words", {"page": "x", "order": "desc"}),
+], ids=["page 0", "per_page 101", "a session's page x", "per_page 1.5", "limit 0", "a cursor not handed out",
+        "groups page 0", "a group's words page -1", "a group's sessions page 1.5", "words page x"])
 def test_a_malformed_query_value_is_a_400(target, path, query):
     if "{session}" in path:
         path = path.format(session=new_session(target)["id"])
@@ -454,3 +673,10 @@ def test_reset_deletes_the_study_history_and_answers_a_message(target):
     assert not [key for key in stored(target) if key[0].startswith("SESSION#")]
     assert [word_counts(target, word_id) for word_id in SEEDED_WORDS] == [(0, 0)] * len(SEEDED_WORDS)
     assert answered(call(target, "GET", "/api/study-sessions"), 200)["total"] == 0
+    answer = call(target, "GET", "/dashboard/recent-session")
+    assert answered(answer, 200) is None and answer.raw == b"null"
+    assert answered(call(target, "GET", "/dashboard/stats"), 200) == {
+        "total_vocabulary": len(SEEDED_WORDS), "total_words_studied": 0, "mastered_words": 0, "success_rate": 0,
+        "total_sessions": 0, "active_groups": 0, "current_streak": 0}
+    assert answered(call(target, "GET", "/groups/1/study_sessions"), 200) == {
+        "study_sessions": [], "total_pages": 0, "current_page": 1}
