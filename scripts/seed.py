@@ -4,6 +4,8 @@ DynamoDB server for the purpose if `make dev` is not running).
 import argparse
 import sys
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,31 +36,45 @@ def seed_table(*, endpoint: str, table_name: str) -> str:
     return f"table {table_name} {'created' if created else 'already there'}; {written} seed items written"
 
 
+def stack_table(*, stack: str) -> str:
+    """The name of the table of a stack `make deploy` created (its output TableName)."""
+    [described] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    return next(output["OutputValue"] for output in described["Outputs"] if output["OutputKey"] == "TableName")
+
+
 def seed_stack(*, stack: str) -> str:
     """Write the seed items into the table of a stack `make deploy` created, and say what was done."""
-    [described] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    table = next(output["OutputValue"] for output in described["Outputs"] if output["OutputKey"] == "TableName")
+    table = stack_table(stack=stack)
     written = load_seed(StudyRepository(client=boto3.client("dynamodb"), table_name=table))
     return f"table {table} of stack {stack}: {written} seed items written"
 
 
-def seed_local() -> str:
-    """Seed the local table, on the running `make dev`'s ministack or on one started for the purpose."""
+@contextmanager
+def local_endpoint(*, command: str) -> Iterator[str]:
+    """The local DynamoDB server's endpoint: the running `make dev`'s ministack on DYNAMODB_PORT, or one started
+    for the purpose (saving into make dev's data) and stopped afterwards. command names the make target in
+    messages."""
     port = dynamodb_port()
     server = None
     if port_in_use(port):
         if not answers_as_ministack(port):
             raise LocalServerError(f"port {port} is in use on 127.0.0.1 by a program that is not ministack "
-                                   f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> make seed`")
+                                   f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> {command}`")
     else:
         server = start_ministack(port=port, log_path=LOCAL_DIR / "ministack.log", state_dir=LOCAL_DIR / "state")
     try:
         wait_until_ready(port=port, process=server)
-        started = time.monotonic()
-        return f"{seed_table(endpoint=endpoint_url(port), table_name=LOCAL_TABLE)} ({time.monotonic() - started:.2f} s)"
+        yield endpoint_url(port)
     finally:
         if server is not None:
             stop_ministack(server)
+
+
+def seed_local() -> str:
+    """Seed the local table, on the running `make dev`'s ministack or on one started for the purpose."""
+    with local_endpoint(command="make seed") as endpoint:
+        started = time.monotonic()
+        return f"{seed_table(endpoint=endpoint, table_name=LOCAL_TABLE)} ({time.monotonic() - started:.2f} s)"
 
 
 def main() -> int:
