@@ -16,7 +16,7 @@ BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
 .DEFAULT_GOAL := help
-.PHONY: help install local dev seed seed-stack test e2e lint-template package deploy destroy loadtest costs clean
+.PHONY: help install local dev seed seed-stack import test e2e lint-template package deploy destroy loadtest costs clean
 
 ## list the targets (this page)
 help:
@@ -58,6 +58,15 @@ seed: local
 ## load the seed data into a deployed stack's table (needs AWS credentials)
 seed-stack: install
 	@$(PY) -m scripts.seed --stack $(STACK)
+
+## import the Flask portal's DB=words.db (TIMEZONE=, default UTC) or its WORDS=seed.json into GROUP=; STACK= a stack's
+import: local
+	@test -n "$(DB)$(WORDS)" || { \
+		echo 'usage: make import DB=words.db [TIMEZONE=Europe/Berlin] [STACK=study-portal-dev]'; \
+		echo '       make import WORDS=verbs.json GROUP="Core Verbs" [STACK=study-portal-dev]'; exit 2; } >&2
+	@$(PY) -m scripts.import_data $(if $(DB),--db '$(DB)') $(if $(WORDS),--words '$(WORDS)') \
+		$(if $(GROUP),--group '$(GROUP)') $(if $(TIMEZONE),--timezone '$(TIMEZONE)') \
+		$(if $(filter command line,$(origin STACK)),--stack '$(STACK)')
 
 ## run every test: moto, ministack, make dev, template lint, e2e deploy (about 5 minutes)
 test: install lint-template
