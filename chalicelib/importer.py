@@ -16,8 +16,9 @@ Why it works the way it does (docs/ has the long form):
 - The file's groups are replaced, not merged: a member the file does not list is deleted, and that word leaves the
   group. Words and groups the file does not name are left alone otherwise, and a word keeps its other groups.
 - Idempotent by diff: every item meant is read first (consistent BatchGetItem) and only those that differ are
-  written (BatchWriteItem, unprocessed items retried), sessions before their reviews, so a review never waits
-  for its session. Afterwards every item is read back and the counts are checked against each other.
+  written (BatchWriteItem, unprocessed items retried), sessions before their reviews, so a review is never
+  stored without its session. Afterwards every item written is read back, and the counts of all the items
+  (groups' words, words' against their sessions', sessions' against their reviews, sessions listed) are checked.
 - A seed file's words join a group by name; a word with the same kanji, romaji and english keeps its id.
 """
 import json
@@ -444,7 +445,7 @@ def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinf
         raise ImportInterruptedError(
             f"DynamoDB failed after {progress.done:,} of {progress.total:,} writes ({exc}): run the same command "
             "again to finish (it writes only what is still missing)") from exc
-    _verify(repository, plan=plan, report=report)
+    _verify(repository, plan=plan, stored=stored, written=[_key(item) for item in changed], report=report)
     return ImportSummary(groups=len(plan.group_ids), words=len(plan.word_ids), activities=len(plan.activity_ids),
                          sessions=len(plan.session_ids), reviews=plan.reviews, written=len(changed),
                          unchanged=len(plan.items) - len(changed), deleted=len(deletes),
@@ -521,10 +522,16 @@ def _partition(repository: StudyRepository, *, partition: str) -> list[dict[str,
                                  ProjectionExpression="PK, SK", ConsistentRead=True)
 
 
-def _verify(repository: StudyRepository, *, plan: _Plan, report: Report) -> None:
-    """Read every item back and compare it with what was meant; check groups' members, words' counts against their
-    sessions', sessions' counts against their reviews, and the number of sessions listed."""
-    found = _read_items(repository, keys=list(plan.items), report=report, what="verifying")
+def _verify(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[str, Any]], written: list[Key],
+            report: Report) -> None:
+    """Read back every item written and compare it with what was meant; over all items meant, check groups'
+    members, words' counts against their sessions', sessions' counts against their reviews, and the number of
+    sessions listed. Items found unchanged are not read again: this run read them consistently and wrote none of
+    them (its other writes are deletes and group_ids of keys outside the plan), so a second read only repeats the
+    first (a rerun of 15,200 items: 3 s less)."""
+    rewritten = set(written)
+    found = {key: item for key, item in stored.items() if key in plan.items and key not in rewritten}
+    found.update(_read_items(repository, keys=written, report=report, what="verifying"))
     problems = []
     differing = [key for key, item in plan.items.items() if found.get(key) != item]
     if differing:

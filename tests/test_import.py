@@ -33,7 +33,7 @@ from chalicelib.items import (
 )
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import GROUPS, STUDY_ACTIVITIES
-from conftest import STAGE, fake_response, scan_items
+from conftest import STAGE, fake_response, http_error, scan_items
 from scripts.flask_sample import TYPING_TUTOR, sample_rows, write_database
 from scripts.import_data import main
 from scripts.local_stack import LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url
@@ -402,6 +402,28 @@ def test_an_item_that_reads_back_otherwise_fails_the_verification(backend, table
     repository = StudyRepository(client=boto3.client("dynamodb"), table_name=table)
     with pytest.raises(VerificationError, match="1 item read back differ from what was written"):
         import_database(repository=repository, data=read_flask_database(path=small_db))
+
+
+@MOTO
+def test_an_import_dynamodb_breaks_off_says_so_in_one_line_and_running_it_again_finishes_it(
+        backend, table, dynamodb, botocore_events, stack, capsys, small_db):
+    sends: list[str] = []
+
+    def refuse_the_reviews(request: Any, **_: Any) -> Any:
+        sends.append("BatchWriteItem")
+        if len(sends) == 2:  # the groups, words, activity and sessions went through; then the reviews' batch
+            request.url = "https://fault-injected.invalid/"  # (moto's own handler ignores unknown URLs)
+            return http_error("ValidationException")
+        return None
+    botocore_events.register_first("before-send.dynamodb.BatchWriteItem", refuse_the_reviews)
+    code, out, err = run_cli(capsys, "--db", str(small_db), "--stack", stack)
+    assert (code, out) == (1, [])
+    assert err[-1].startswith("make import: DynamoDB failed after 15 of 20 writes (") and err[-1].endswith(
+        "): run the same command again to finish (it writes only what is still missing)")
+    assert not [item for item in scan_items(dynamodb, table) if item["SK"].startswith("REVIEW#")]
+    code, out, err = run_cli(capsys, "--db", str(small_db), "--stack", stack)
+    assert code == 0 and "(5 items written, 15 unchanged)" in out[0]
+    assert scan_items(dynamodb, table) == expected_small_items()
 
 
 @pytest.mark.parametrize("backend", ["ministack"], indirect=True)
