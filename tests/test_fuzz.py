@@ -1,6 +1,7 @@
 """Property-based tests: whatever a client sends, POST /study_sessions and POST /study_sessions/{id}/review answer
-201 or a 4xx in our JSON shape and a 4xx writes nothing; the GET routes answer 200, 400 or 404 and write nothing.
-FUZZ_EXAMPLES sets the examples per test (default 200)."""
+201 or a 4xx in our JSON shape and a 4xx writes nothing; the GET routes answer 200, 400 or 404 with CORS and write
+nothing, whatever their path ids and query strings, and their sorted lists come in the order sort_by and order name
+(or the defaults). FUZZ_EXAMPLES sets the examples per test (default 200)."""
 import base64
 import json
 import os
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.repository import MAX_ID, MAX_REVIEWS_PER_REQUEST
+from chalicelib.seed import GROUPS
 from chalicelib.validation import (
     InvalidRequestError,
     PayloadTooLargeError,
@@ -21,7 +23,7 @@ from chalicelib.validation import (
     require_id,
 )
 from chalicelib.web import MAX_PER_PAGE
-from conftest import VALID, scan_items
+from conftest import PORTAL_ORIGIN, VALID, scan_items
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 ANSWERS = {201, 400, 404, 413, 415, 422}
@@ -241,6 +243,24 @@ GET_ROUTES: dict[str, tuple[str, ...]] = {  # each GET route and the query param
     "/api/study-activities/{id}/sessions": ("page", "per_page"),
     "/api/study-activities/{id}/launch": (),
     "/groups/{id}/words/raw": (),
+    "/groups": ("page", "sort_by", "order"),
+    "/groups/{id}": (),
+    "/groups/{id}/words": ("page", "sort_by", "order"),
+    "/groups/{id}/study_sessions": ("page", "sort_by", "order"),
+    "/words": ("page", "sort_by", "order"),
+    "/words/{id}": (),
+    "/dashboard/recent-session": (),
+    "/dashboard/stats": (),
+}
+WORD_COLUMNS = {name: name for name in ("kanji", "romaji", "english", "correct_count", "wrong_count")}
+# Each sorted list: its items' key in the answer, the field each sort_by key sorts by, the default key and order.
+SORTED_LISTS: dict[str, tuple[str, dict[str, str], str, str]] = {
+    "/groups": ("groups", {"name": "group_name", "words_count": "word_count"}, "name", "asc"),
+    "/groups/{id}/words": ("words", WORD_COLUMNS, "kanji", "asc"),
+    "/groups/{id}/study_sessions": ("study_sessions", {
+        "startTime": "start_time", "endTime": "end_time", "activityName": "activity_name", "groupName": "group_name",
+        "reviewItemsCount": "review_items_count"}, "startTime", "desc"),
+    "/words": ("words", WORD_COLUMNS, "kanji", "asc"),
 }
 QUERY_MAXIMUM = {"page": MAX_ID, "per_page": MAX_PER_PAGE, "limit": MAX_PER_PAGE}
 READS = {"GetItem", "BatchGetItem", "Query"}  # and never a Scan
@@ -269,30 +289,47 @@ cursors = st.one_of(
     # past the stack Hypothesis gives a test (Lambda's is 1,000) and still a URL of under 7 KB.
     st.sampled_from([1, 10, 100, 1_000, 5_000]).map(lambda depth: _as_cursor("[" * depth)),
 )
-QUERY_VALUES = {"page": numbers, "per_page": numbers, "limit": numbers, "cursor": cursors}
+# Every list's keys (so most are another list's, which that list does not know), then near misses and junk.
+sort_keys = st.sampled_from(sorted({key for _, columns, _, _ in SORTED_LISTS.values() for key in columns})) | st.one_of(
+    st.sampled_from(["", "Kanji", "start_time", "id", "name ", "__class__", "get"]), st.text(max_size=20))
+orders = st.sampled_from(["asc", "desc"]) | st.sampled_from(["", "ASC", "Desc", "descending", "asc,desc", "-1"]) | \
+    st.text(max_size=10)
+QUERY_VALUES = {"page": numbers, "per_page": numbers, "limit": numbers, "cursor": cursors, "sort_by": sort_keys,
+                "order": orders}
 get_path_ids = mostly(st.sampled_from([SESSION, "1", "2", "3", NO_SESSION]), junk_ids)
+
+
+def query_values(route: str, name: str) -> st.SearchStrategy:
+    """The values to send a route for one of its parameters: a sorted list's sort_by is mostly one of its own keys."""
+    if name == "sort_by":
+        return mostly(st.sampled_from(sorted(SORTED_LISTS[route][1])), sort_keys)
+    return QUERY_VALUES[name]
 
 
 def get_requests(routes: list[str]) -> st.SearchStrategy:
     """(route, path id, query) for one of routes, each query parameter it reads present or not."""
     return st.sampled_from(routes).flatmap(lambda route: st.tuples(
         st.just(route), get_path_ids if "{id}" in route else st.just(""),
-        st.fixed_dictionaries({}, optional={name: QUERY_VALUES[name] for name in GET_ROUTES[route]})))
+        st.fixed_dictionaries({}, optional={name: query_values(route, name) for name in GET_ROUTES[route]})))
 
 
 @pytest.fixture
-def study_history(backend: str, dynamodb_calls: list[str], api: Any) -> dict[str, Any]:
-    """Sessions in both groups, one with reviews, and what the stand-ins stand for, such as a cursor the API gave."""
+def study_history(backend: str, dynamodb_calls: list[str], seeded: Any, api: Any) -> dict[str, Any]:
+    """Two sessions in each group, the older one reviewed after the newer one began (so each list's orders differ),
+    a third group (its name sorts last, its word count first, unlike the seed's two, and its words are in other
+    groups too), and what the stand-ins stand for, such as a cursor the API gave."""
+    seeded.put_group(group_id=3, name="Travel Phrases", words=[GROUPS[0]["words"][0], GROUPS[1]["words"][0]])
     session_ids = []
-    for group_id in (1, 2, 1):
+    for group_id in (1, 2, 1, 2):
         response = api.post("/study_sessions", body=json.dumps({**VALID, "group_id": group_id}).encode(),
                             headers={"Content-Type": "application/json"})
         assert response.status_code == 201
         session_ids.append(json.loads(response.body)["id"])
-    response = api.post(f"/study_sessions/{session_ids[0]}/review", headers={"Content-Type": "application/json"},
-                        body=json.dumps({"reviews": [{"word_id": 1, "is_correct": True},
-                                                     {"word_id": 2, "is_correct": False}]}).encode())
-    assert response.status_code == 201
+    for session_id, reviews in [(session_ids[0], [(1, True), (2, False)]), (session_ids[1], [(101, True)])]:
+        response = api.post(f"/study_sessions/{session_id}/review", headers={"Content-Type": "application/json"},
+                            body=json.dumps({"reviews": [{"word_id": word_id, "is_correct": correct}
+                                                         for word_id, correct in reviews]}).encode())
+        assert response.status_code == 201
     cursor = json.loads(api.get("/study_sessions?limit=1").body)["next_cursor"]
     assert cursor
     del dynamodb_calls[:]  # so a failing example's report lists only its own calls
@@ -300,28 +337,46 @@ def study_history(backend: str, dynamodb_calls: list[str], api: Any) -> dict[str
 
 
 def check_get(api: Any, dynamodb_calls: list[str], known: dict[str, str], route: str, path_id: str,
-              query: dict[str, str], answers: set[int] = GET_ANSWERS) -> None:
-    """GET the route and check: one of answers, JSON, errors in our shape, numbers in range, only reads.
+              query: dict[str, str] | list[tuple[str, str]], answers: set[int] = GET_ANSWERS) -> None:
+    """GET the route and check: one of answers, JSON with CORS, errors in our shape, numbers in range, a sorted list
+    in its order, only reads. A query is a dict, or (name, value) pairs that may repeat a name.
 
     dynamodb_calls must be set up after backend: moto's mock starts a new default session, unhooked."""
+    pairs = list(query.items()) if isinstance(query, dict) else query
     path = route.replace("{id}", quote(known.get(path_id, path_id), safe=""))
-    if query:
-        path += "?" + "&".join(f"{name}={quote(known.get(value, value), safe='')}" for name, value in query.items())
+    if pairs:
+        path += "?" + "&".join(f"{quote(name, safe='')}={quote(known.get(value, value), safe='')}"
+                               for name, value in pairs)
     del dynamodb_calls[:]
-    response = api.get(path)
+    response = api.get(path, headers={"Origin": PORTAL_ORIGIN})
     event(f"{route} answered {response.status_code}")
     assert response.status_code in answers, path[:200]
     assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
     answer = json.loads(response.body)
     if response.status_code != 200:
         assert set(answer) == {"error"} and isinstance(answer["error"], str) and answer["error"]
     else:
-        for name, value in query.items():
+        read = {name: value for name, value in pairs if name in GET_ROUTES[route]}  # the last of a repeated name
+        for name, value in read.items():
             if name in QUERY_MAXIMUM:
                 assert value.isascii() and value.isdigit() and 1 <= int(value) <= QUERY_MAXIMUM[name], (name, value)
+        if route in SORTED_LISTS:
+            check_sorted_list(route, read, answer)
         assert dynamodb_calls  # every 200 read the table, so the log below does see the app's calls
     # The app's own calls: more exact, and far cheaper, than a Scan before and after each example.
     assert set(dynamodb_calls) <= READS, dynamodb_calls
+
+
+def check_sorted_list(route: str, query: dict[str, str], answer: dict[str, Any]) -> None:
+    """A sorted list's page: its envelope, and its items in the order sort_by and order name, or the defaults."""
+    listed, columns, default_key, default_order = SORTED_LISTS[route]
+    assert set(answer) == {listed, "total_pages", "current_page"} | ({"total_words"} if route == "/words" else set())
+    assert answer["current_page"] == int(query.get("page", "1"))
+    field = columns.get(query.get("sort_by", ""), columns[default_key])
+    order = query.get("order") if query.get("order") in ("asc", "desc") else default_order
+    values = [item[field] for item in answer[listed]]
+    assert values == sorted(values, reverse=order == "desc"), (field, order)
 
 
 @settings(FUZZ_SETTINGS, max_examples=GET_EXAMPLES)
@@ -351,3 +406,37 @@ def test_any_limit_or_cursor_gets_200_or_a_400_json_error_and_writes_nothing(
         backend: str, dynamodb_calls: list[str], api: Any, study_history: dict[str, str],
         request: tuple[str, str, dict[str, str]]) -> None:
     check_get(api, dynamodb_calls, study_history, *request, answers={200, 400})
+
+
+def sorted_list_requests() -> st.SearchStrategy:
+    """(route, path id, query) for a sorted list, always with a sort_by: mostly one of its own keys, of a group with
+    words and sessions, so that most examples compare a real order (the tests above send no sort_by too)."""
+    return st.sampled_from(sorted(SORTED_LISTS)).flatmap(lambda route: st.tuples(
+        st.just(route), mostly(st.sampled_from(["1", "2", "3"]), get_path_ids) if "{id}" in route else st.just(""),
+        st.fixed_dictionaries({"sort_by": query_values(route, "sort_by")},
+                              optional={"order": orders, "page": mostly(st.just("1"), numbers)})))
+
+
+@settings(FUZZ_SETTINGS, max_examples=GET_EXAMPLES)
+@given(request=sorted_list_requests())
+# The one sort the seed's two groups cannot tell from the default (by name): the third group can.
+@example(request=("/groups", "", {"sort_by": "words_count", "order": "asc"}))
+def test_any_sort_by_or_order_gets_a_list_in_that_order_or_the_default_one_or_a_json_error(
+        backend: str, dynamodb_calls: list[str], api: Any, study_history: dict[str, str],
+        request: tuple[str, str, dict[str, str]]) -> None:
+    check_get(api, dynamodb_calls, study_history, *request)
+
+
+query_names = st.sampled_from(sorted(QUERY_VALUES)) | st.text(max_size=10)
+query_pairs = st.lists(query_names.flatmap(lambda name: st.tuples(st.just(name),
+                                                                  QUERY_VALUES.get(name, st.text(max_size=20)))),
+                       max_size=5)
+
+
+@settings(FUZZ_SETTINGS, max_examples=GET_EXAMPLES)
+@given(route=st.sampled_from(sorted(GET_ROUTES)), path_id=get_path_ids, pairs=query_pairs)
+def test_any_query_string_on_any_get_route_gets_200_or_a_400_or_404_json_error_and_writes_nothing(
+        backend: str, dynamodb_calls: list[str], api: Any, study_history: dict[str, str], route: str, path_id: str,
+        pairs: list[tuple[str, str]]) -> None:
+    """Any parameters, a route's own or not, repeated or not (the last one counts): the dashboard's routes too."""
+    check_get(api, dynamodb_calls, study_history, route, path_id if "{id}" in route else "", pairs)
