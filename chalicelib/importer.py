@@ -418,8 +418,8 @@ def _plan(data: FlaskData, *, zone: tzinfo) -> _Plan:
 
 def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinfo = timezone.utc,
                     report: Report = lambda line: None) -> ImportSummary:
-    """Make the table hold the file's groups, words, activities, sessions and reviews; write only what differs,
-    then read everything back. report() gets progress lines."""
+    """Make the table hold the file's groups, words, activities, sessions and reviews: write only what differs,
+    then read it back and check the counts. report() gets progress lines."""
     started = time.monotonic()
     plan = _plan(data, zone=zone)
     _refuse_foreign_sessions(repository, session_ids=plan.session_ids)

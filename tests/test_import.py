@@ -16,6 +16,7 @@ import app as app_module
 from chalicelib import web
 from chalicelib.importer import (
     ForeignSessionsError,
+    InvalidSourceError,
     VerificationError,
     import_database,
     import_words,
@@ -230,46 +231,48 @@ def test_counts_come_from_the_reviews_and_disagreeing_caches_are_warned_about(ba
 
 # --- files that cannot be imported ----------------------------------------------------------------------------
 
-def _broken(rows: dict[str, list[tuple[Any, ...]]], table: str, index: int, row: tuple[Any, ...]) -> None:
-    rows[table][index] = row
-
-
-BAD_FILES = {
-    "missing table": (lambda rows: rows, "no table word_reviews", "drop word_reviews"),
-    "missing column": (lambda rows: rows, "table study_sessions has no column study_activity_id", "rename column"),
-    "parts not JSON": (lambda rows: _broken(rows, "words", 1, (2, "飲む", "nomu", "to drink", "[{kanji")),
-                       "words row id=2: parts is not JSON", None),
-    "parts of the wrong shape": (lambda rows: _broken(rows, "words", 1, (2, "飲む", "nomu", "to drink",
-                                                                       '[{"kanji": "飲", "romaji": "no"}]')),
-                                 "words row id=2: each part must be", None),
-    "id 0": (lambda rows: _broken(rows, "groups", 1, (0, "Core Adjectives", 2)),
-             "groups row id=0: id must be an integer from 1 to 9007199254740991", None),
-    "id past 2^53": (lambda rows: _broken(rows, "study_sessions", 2, (2**53, 1, 1, "2025-02-12 07:15:00")),
-                     "study_sessions row id=9007199254740992: id must be an integer", None),
-    "a time that does not parse": (lambda rows: _broken(rows, "word_review_items", 3,
-                                                        (4, 3, 2, 1, "11/02/2025 18:30")),
-                                   "word_review_items row id=4: created_at must be a time", None),
-    "no such day": (lambda rows: _broken(rows, "study_sessions", 0, (1, 1, 1, "2025-02-30 09:00:00")),
-                    "study_sessions row id=1: created_at '2025-02-30 09:00:00' is no valid time", None),
-    "correct neither 0 nor 1": (lambda rows: _broken(rows, "word_review_items", 0,
-                                                     (1, 1, 1, "true", "2025-02-10 09:00:05")),
-                                "word_review_items row id=1: correct must be 0 or 1, not 'true'", None),
-    "kanji NULL": (lambda rows: _broken(rows, "words", 0, (1, None, "taberu", "to eat", "[]")),
-                   "words row id=1: kanji must be text, not None", None),
+# Each case: a row replaced (table, index, row) or a statement run on the file, and what the one line says.
+BAD_FILES: dict[str, tuple[tuple[str, int, tuple[Any, ...]] | None, str | None, str]] = {
+    "missing table": (None, "DROP TABLE word_reviews", "no table word_reviews"),
+    # as some forks of the Flask app named it
+    "missing column": (None, "ALTER TABLE study_sessions RENAME COLUMN study_activity_id TO activity_id",
+                       "table study_sessions has no column study_activity_id"),
+    "parts not JSON": (("words", 1, (2, "飲む", "nomu", "to drink", "[{kanji")), None,
+                       "words row id=2: parts is not JSON"),
+    "parts of the wrong shape": (("words", 1, (2, "飲む", "nomu", "to drink", '[{"kanji": "飲", "romaji": "no"}]')),
+                                 None, "words row id=2: each part must be"),
+    "id 0": (("groups", 1, (0, "Core Adjectives", 2)), None,
+             "groups row id=0: id must be an integer from 1 to 9007199254740991"),
+    "id past 2^53": (("study_sessions", 2, (2**53, 1, 1, "2025-02-12 07:15:00")), None,
+                     "study_sessions row id=9007199254740992: id must be an integer"),
+    "a time that does not parse": (("word_review_items", 3, (4, 3, 2, 1, "11/02/2025 18:30")), None,
+                                   "word_review_items row id=4: created_at must be a time"),
+    "no such day": (("study_sessions", 0, (1, 1, 1, "2025-02-30 09:00:00")), None,
+                    "study_sessions row id=1: created_at '2025-02-30 09:00:00' is no valid time"),
+    "correct neither 0 nor 1": (("word_review_items", 0, (1, 1, 1, "true", "2025-02-10 09:00:05")), None,
+                                "word_review_items row id=1: correct must be 0 or 1, not 'true'"),
+    "kanji NULL": (("words", 0, (1, None, "taberu", "to eat", "[]")), None,
+                   "words row id=1: kanji must be text, not None"),
+    "an id twice": (None, "INSERT INTO study_sessions VALUES (2, 1, 1, '2025-02-12 07:15:00')",
+                    "study_sessions holds id 2 twice"),
 }
 
 
 def _write_bad_file(tmp_path: Path, case: str) -> Path:
-    change, _, schema_change = BAD_FILES[case]
+    replaced, statement, _ = BAD_FILES[case]
     rows = small_rows()
-    change(rows)
-    path = build(tmp_path, rows, not_null=False)
-    with sqlite3.connect(path) as connection:
-        if schema_change == "drop word_reviews":
-            connection.execute("DROP TABLE word_reviews")
-        elif schema_change == "rename column":  # as some forks of the app named it
-            connection.execute("ALTER TABLE study_sessions RENAME COLUMN study_activity_id TO activity_id")
-    connection.close()
+    if replaced is not None:
+        table, index, row = replaced
+        rows[table][index] = row
+    path = build(tmp_path, rows, not_null=False)  # NOT NULL would refuse some of the rows
+    with closing(sqlite3.connect(path)) as connection:
+        if statement is not None:
+            if case == "an id twice":  # a schema without its PRIMARY KEY
+                connection.execute("CREATE TABLE copy AS SELECT * FROM study_sessions")
+                connection.execute("DROP TABLE study_sessions")
+                connection.execute("ALTER TABLE copy RENAME TO study_sessions")
+            connection.execute(statement)
+            connection.commit()
     return path
 
 
@@ -279,7 +282,7 @@ def test_a_file_with_a_value_the_service_cannot_store_is_one_line_exit_1_before_
         backend, table, stack, dynamodb_calls, capsys, tmp_path, case):
     code, out, err = run_cli(capsys, "--db", str(_write_bad_file(tmp_path, case)), "--stack", stack)
     assert code == 1 and out == []
-    assert len(err) == 1 and err[0].startswith("make import: ") and BAD_FILES[case][1] in err[0], err
+    assert len(err) == 1 and err[0].startswith("make import: words.db: ") and BAD_FILES[case][2] in err[0], err
     assert dynamodb_calls == []  # the whole file is checked first: nothing read, nothing written
 
 
@@ -303,8 +306,8 @@ def test_a_file_that_is_no_such_database_is_one_line_exit_1_and_nothing_written(
 def test_an_empty_sqlite_file_names_every_missing_table(tmp_path):
     path = tmp_path / "empty.db"
     sqlite3.connect(path).close()
-    with pytest.raises(Exception, match="no table words, groups, word_groups, study_activities, study_sessions, "
-                                        "word_review_items, word_reviews"):
+    with pytest.raises(InvalidSourceError, match="no table words, groups, word_groups, study_activities, "
+                                                 "study_sessions, word_review_items, word_reviews"):
         read_flask_database(path=path)
 
 
