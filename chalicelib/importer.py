@@ -13,12 +13,14 @@ Why it works the way it does (docs/ has the long form):
   are caches (Flask's reset deleted the reviews and left word_reviews as it was): where they differ, a warning.
 - Reviews keep the file's ids in their keys (suffix imported-<row id>), so a rerun addresses the same items.
 - The table may hold no session the file lacks: its reviews are in counts the import overwrites (ForeignSessionsError).
-- The file's groups are replaced, not merged: a member the file does not list is deleted, and that word leaves the
-  group. Words and groups the file does not name are left alone otherwise, and a word keeps its other groups.
+- The catalog becomes the file's: groups, members, words and activities the file lacks are deleted (the seed that
+  `make dev` wrote first, say), so the pages show what the Flask pages showed. None of them carries history, as the
+  table holds no session the file lacks. An activity keeps its description (the file has none) if its name stays.
 - Idempotent by diff: every item meant is read first (consistent BatchGetItem) and only those that differ are
-  written (BatchWriteItem, unprocessed items retried), sessions before their reviews, so a review is never
-  stored without its session. Afterwards every item written is read back, and the counts of all the items
-  (groups' words, words' against their sessions', sessions' against their reviews, sessions listed) are checked.
+  written (BatchWriteItem, unprocessed items retried). Stale reviews go before their session is rewritten, and
+  sessions before their reviews, so a review is never stored without its session and an interrupted run leaves
+  what the next one needs to find. Afterwards every item written is read back, and the counts of all the items
+  (groups' words, words' against their sessions', sessions' against their reviews, the lists' index) are checked.
 - A seed file's words join a group by name; a word with the same kanji, romaji and english keeps its id.
 """
 import json
@@ -424,23 +426,20 @@ def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinf
     plan = _plan(data, zone=zone)
     _refuse_foreign_sessions(repository, session_ids=plan.session_ids)
     stored = _read_items(repository, keys=list(plan.items), report=report, what="reading the table")
-    _keep_what_the_file_lacks(plan, stored=stored)
-    stale_members = _stale_members(repository, plan=plan)
+    _keep_descriptions(plan, stored=stored)
     stale_reviews = _stale_reviews(repository, plan=plan, stored=stored)
+    not_in_file = _catalog_not_in_file(repository, plan=plan)
     changed = [item for key, item in plan.items.items() if stored.get(key) != item]
-    # Sessions before their reviews: a review is never stored without its session (the reset finds reviews
-    # through their sessions).
     reviews = [item for item in changed if item["SK"].startswith("REVIEW#")]
     before_reviews = [item for item in changed if not item["SK"].startswith("REVIEW#")]
-    deletes = stale_members + stale_reviews
-    progress = _Progress(report=report, total=len(changed) + len(deletes), what="writing")
+    progress = _Progress(report=report, total=len(changed) + len(stale_reviews) + len(not_in_file), what="writing")
+    # In an order that any interruption leaves findable by the next run: a stale review goes while its session
+    # still differs from the file (the next run looks again); a review is written after its session (the reset
+    # finds reviews through their sessions); what the file lacks is listed afresh by every run.
+    steps = [_deletes(stale_reviews), _puts(before_reviews), _puts(reviews), _deletes(not_in_file)]
     try:
-        for items in (before_reviews, reviews):
-            _write(repository, requests=[{"PutRequest": {"Item": _attributes(item)}} for item in items],
-                   progress=progress)
-        _write(repository, requests=[{"DeleteRequest": {"Key": _attributes({"PK": pk, "SK": sk})}}
-                                     for pk, sk in deletes], progress=progress)
-        _leave_groups(repository, stale_members=stale_members, word_ids=plan.word_ids)
+        for requests in steps:
+            _write(repository, requests=requests, progress=progress)
     except (DatabaseBusyError, DatabaseUnavailableError, BotoCoreError, ClientError) as exc:
         raise ImportInterruptedError(
             f"DynamoDB failed after {progress.done:,} of {progress.total:,} writes ({exc}): run the same command "
@@ -448,15 +447,20 @@ def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinf
     _verify(repository, plan=plan, stored=stored, written=[_key(item) for item in changed], report=report)
     return ImportSummary(groups=len(plan.group_ids), words=len(plan.word_ids), activities=len(plan.activity_ids),
                          sessions=len(plan.session_ids), reviews=plan.reviews, written=len(changed),
-                         unchanged=len(plan.items) - len(changed), deleted=len(deletes),
+                         unchanged=len(plan.items) - len(changed), deleted=len(stale_reviews) + len(not_in_file),
                          seconds=time.monotonic() - started, warnings=plan.warnings)
 
 
+def _puts(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"PutRequest": {"Item": _attributes(item)}} for item in items]
+
+
+def _deletes(keys: list[Key]) -> list[dict[str, Any]]:
+    return [{"DeleteRequest": {"Key": _attributes({"PK": pk, "SK": sk})}} for pk, sk in keys]
+
+
 def _refuse_foreign_sessions(repository: StudyRepository, *, session_ids: set[int]) -> None:
-    listed = repository._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
-                                   ExpressionAttributeValues={":kind": {"S": "SESSION"}}, ProjectionExpression="PK")
-    foreign = sorted(int(item["PK"].removeprefix("SESSION#")) for item in listed
-                     if int(item["PK"].removeprefix("SESSION#")) not in session_ids)
+    foreign = sorted(item_id for item_id in _listed_ids(repository, kind="SESSION") if item_id not in session_ids)
     if foreign:
         raise ForeignSessionsError(
             f"the table holds {_count(len(foreign), 'study session')} the file does not (ids {_ids(foreign)}); "
@@ -464,33 +468,40 @@ def _refuse_foreign_sessions(repository: StudyRepository, *, session_ids: set[in
             "(POST /api/study-sessions/reset, the Settings page) or import into an empty table")
 
 
-def _keep_what_the_file_lacks(plan: _Plan, *, stored: dict[Key, dict[str, Any]]) -> None:
-    """A word keeps the groups the file does not know, and an activity its description (the file has none)."""
-    for word_id in plan.word_ids:
-        key = _key(word_key(word_id))
-        other_groups = {int(group) for group in stored.get(key, {}).get("group_ids", ())} - plan.group_ids
-        if other_groups:
-            plan.items[key]["group_ids"] = plan.items[key].get("group_ids", set()) | other_groups
+def _keep_descriptions(plan: _Plan, *, stored: dict[Key, dict[str, Any]]) -> None:
+    """An activity keeps its stored description (the file has none) if it is still the same activity by name."""
     for activity_id in plan.activity_ids:
         key = _key(activity_key(activity_id))
-        description = stored.get(key, {}).get("description")
-        if description:
-            plan.items[key]["description"] = description
+        previous = stored.get(key, {})
+        if previous.get("description") and previous.get("name") == plan.items[key]["name"]:
+            plan.items[key]["description"] = previous["description"]
 
 
-def _stale_members(repository: StudyRepository, *, plan: _Plan) -> list[Key]:
-    """The file's groups' members in the table that the file does not list."""
-    stale = []
-    for group_id in sorted(plan.group_ids):
-        for item in _partition(repository, partition=f"GROUP#{group_id}"):
-            if item["SK"].startswith("WORD#") and _key(item) not in plan.items:
-                stale.append(_key(item))
-    return stale
+def _catalog_not_in_file(repository: StudyRepository, *, plan: _Plan) -> list[Key]:
+    """The table's groups (with their members), members, words and activities the file does not hold: the import
+    makes the catalog the file's, as the Flask pages showed it (the seed `make dev` wrote first, say). None of
+    them carries history: the table holds no session the file lacks."""
+    gone: list[Key] = []
+    for group_id in sorted(_listed_ids(repository, kind="GROUP") | plan.group_ids):
+        gone += [_key(item) for item in _partition(repository, partition=f"GROUP#{group_id}")
+                 if _key(item) not in plan.items]
+    gone += [_key(word_key(word_id)) for word_id in sorted(_listed_ids(repository, kind="WORD") - plan.word_ids)]
+    gone += [_key(activity_key(activity_id))
+             for activity_id in sorted(_listed_ids(repository, kind="ACTIVITY") - plan.activity_ids)]
+    return gone
+
+
+def _listed_ids(repository: StudyRepository, *, kind: str) -> set[int]:
+    """The ids of every item of a kind (GROUP, WORD, ACTIVITY, SESSION), from the index that lists them."""
+    items = repository._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
+                                  ExpressionAttributeValues={":kind": {"S": kind}}, ProjectionExpression="PK")
+    return {int(item["PK"].partition("#")[2]) for item in items}
 
 
 def _stale_reviews(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[str, Any]]) -> list[Key]:
-    """Reviews in the table under the file's sessions that the file does not hold (logged after an earlier import):
-    looked for only in sessions stored otherwise than meant, so a rerun costs no Query."""
+    """Reviews in the table under the file's sessions that the file does not hold (logged after an earlier import,
+    or stamped in another zone): looked for only in sessions stored otherwise than meant, so a rerun costs no
+    Query. They are deleted before their session is rewritten, so an interrupted run leaves it differing."""
     stale = []
     for session_id in sorted(plan.session_ids):
         key = (f"SESSION#{session_id}", "META")
@@ -498,23 +509,6 @@ def _stale_reviews(repository: StudyRepository, *, plan: _Plan, stored: dict[Key
             stale += [_key(item) for item in _partition(repository, partition=key[0])
                       if item["SK"] != "META" and _key(item) not in plan.items]
     return stale
-
-
-def _leave_groups(repository: StudyRepository, *, stale_members: list[Key], word_ids: set[int]) -> None:
-    """Take the file's groups out of the group_ids of words the file does not hold but the table had in them."""
-    leaving: dict[int, set[int]] = {}
-    for pk, sk in stale_members:
-        word_id = int(sk.removeprefix("WORD#"))
-        if word_id not in word_ids:  # the file's words are written whole, with their groups
-            leaving.setdefault(word_id, set()).add(int(pk.removeprefix("GROUP#")))
-    for word_id, group_ids in sorted(leaving.items()):
-        try:
-            repository.client.update_item(
-                TableName=repository.table_name, Key=_attributes(word_key(word_id)),
-                UpdateExpression="DELETE group_ids :groups", ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues={":groups": {"NS": [str(group_id) for group_id in group_ids]}})
-        except repository.client.exceptions.ConditionalCheckFailedException:
-            continue  # a member whose word the table lacks: nothing to leave
 
 
 def _partition(repository: StudyRepository, *, partition: str) -> list[dict[str, Any]]:
@@ -525,10 +519,11 @@ def _partition(repository: StudyRepository, *, partition: str) -> list[dict[str,
 def _verify(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[str, Any]], written: list[Key],
             report: Report) -> None:
     """Read back every item written and compare it with what was meant; over all items meant, check groups'
-    members, words' counts against their sessions', sessions' counts against their reviews, and the number of
-    sessions listed. Items found unchanged are not read again: this run read them consistently and wrote none of
-    them (its other writes are deletes and group_ids of keys outside the plan), so a second read only repeats the
-    first (a rerun of 15,200 items: 3 s less)."""
+    members, words' counts against their sessions', sessions' counts against their reviews (counted in the table
+    for every session written now), and that the lists' index holds exactly the file's groups, words, activities
+    and sessions. Items found unchanged are not read again: this run read them consistently and wrote none of them
+    (its other writes delete keys outside the plan), so a second read only repeats the first (a rerun of 15,200
+    items: 3 s less)."""
     rewritten = set(written)
     found = {key: item for key, item in stored.items() if key in plan.items and key not in rewritten}
     found.update(_read_items(repository, keys=written, report=report, what="verifying"))
@@ -561,31 +556,37 @@ def _verify(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[
     if words_off:
         problems.append(f"{_count(len(words_off), 'word')} whose counts differ from their sessions' "
                         f"(ids {_ids(words_off)})")
+    # A session written now is counted in the table, in case its partition holds reviews the file does not.
+    written_sessions = sorted(pk for pk, sk in rewritten if pk.startswith("SESSION#") and sk == "META")
+    in_partition = dict(zip(written_sessions, _in_parallel(
+        lambda pk: sum(item["SK"].startswith("REVIEW#") for item in _partition(repository, partition=pk)),
+        written_sessions)))
     sessions_off = [session_id for session_id in plan.session_ids
                     if found.get((f"SESSION#{session_id}", "META"), {}).get("review_items_count")
-                    != len(reviews_of.get(f"SESSION#{session_id}", []))]
+                    != in_partition.get(f"SESSION#{session_id}", len(reviews_of.get(f"SESSION#{session_id}", [])))]
     if sessions_off:
         problems.append(f"{_count(len(sessions_off), 'session')} whose review count differs from its reviews "
                         f"(ids {_ids(sessions_off)})")
     stored_reviews = sum(len(reviews) for reviews in reviews_of.values())
     if stored_reviews != plan.reviews:
         problems.append(f"{stored_reviews:,} reviews read back, {plan.reviews:,} imported")
-    listed = _listed_sessions(repository, expected=len(plan.session_ids))
-    if listed != len(plan.session_ids):
-        problems.append(f"the sessions' index lists {listed:,} sessions, {len(plan.session_ids):,} imported")
+    for kind, meant in (("GROUP", plan.group_ids), ("WORD", plan.word_ids), ("ACTIVITY", plan.activity_ids),
+                        ("SESSION", plan.session_ids)):
+        listed = _listed_once_caught_up(repository, kind=kind, meant=meant)
+        if listed != meant:
+            problems.append(f"the index lists {len(listed):,} items of kind {kind}, the file "
+                            f"{len(meant):,} (first differing id: {min(listed ^ meant)})")
     if problems:
         raise VerificationError("verification failed: " + "; ".join(problems))
 
 
-def _listed_sessions(repository: StudyRepository, *, expected: int) -> int:
-    """How many sessions the all-sessions index lists, waiting a few seconds for it to catch up (it is updated
-    asynchronously on DynamoDB)."""
+def _listed_once_caught_up(repository: StudyRepository, *, kind: str, meant: set[int]) -> set[int]:
+    """The ids the lists' index holds for a kind, once it shows what was meant or a few seconds have passed (it is
+    updated asynchronously on DynamoDB)."""
     for attempt in range(6):
-        listed = sum(len(page) for page in repository._pages(
-            IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
-            ExpressionAttributeValues={":kind": {"S": "SESSION"}}, ProjectionExpression="PK"))
-        if listed >= expected:
-            return listed
+        listed = _listed_ids(repository, kind=kind)
+        if listed == meant:
+            break
         time.sleep(0.5 * 2 ** attempt)
     return listed
 

@@ -10,12 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from chalice.test import Client
 
-import app as app_module
-from chalicelib import web
 from chalicelib.importer import (
     ForeignSessionsError,
+    ImportInterruptedError,
     InvalidSourceError,
     VerificationError,
     import_database,
@@ -34,7 +32,7 @@ from chalicelib.items import (
 )
 from chalicelib.repository import StudyRepository
 from chalicelib.seed import GROUPS, STUDY_ACTIVITIES
-from conftest import STAGE, fake_response, http_error, scan_items
+from conftest import fake_response, http_error, scan_items
 from scripts.flask_sample import TYPING_TUTOR, sample_rows, write_database
 from scripts.import_data import main
 from scripts.local_stack import LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url
@@ -344,24 +342,29 @@ def test_an_unknown_time_zone_is_one_line_exit_1(backend, table, stack, capsys, 
 # --- the table's other data -----------------------------------------------------------------------------------
 
 @MOTO
-def test_the_files_groups_replace_the_tables_and_other_groups_and_descriptions_stay(backend, seeded, dynamodb,
-                                                                                   table, small_db):
-    # The seed's group 1 holds words 1-6 and group 2 words 101-105; word 1 is also in a group the file lacks.
+def test_the_catalog_becomes_the_files_and_its_activity_keeps_the_description_of_the_same_name(
+        backend, seeded, dynamodb, table, small_db):
+    # As after `make dev` then `make import`: the seed's groups 1 and 2 (words 1-6, 101-105), activity 1 with a
+    # description, and a group the file lacks holding one of the file's words.
     seeded.put_group(group_id=7, name="Favourites", words=[GROUPS[0]["words"][0]])
-    import_database(repository=seeded, data=read_flask_database(path=small_db))
-    items = {(item["PK"], item["SK"]): item for item in scan_items(dynamodb, table)}
-    assert sorted(sk for pk, sk in items if pk == "GROUP#1") == ["META", "WORD#0000000001", "WORD#0000000002",
-                                                                 "WORD#0000000003"]
-    assert sorted(sk for pk, sk in items if pk == "GROUP#2") == ["META", "WORD#0000000003", "WORD#0000000101"]
-    assert items[("WORD#1", "META")]["group_ids"] == {1, 7} and items[("WORD#1", "META")]["kanji"] == "食べる"
-    assert items[("WORD#3", "META")]["group_ids"] == {1, 2} and items[("WORD#3", "META")]["english"] == "to go"
-    assert "group_ids" not in items[("WORD#4", "META")]  # 来る left group 1 and belongs to none now
-    assert items[("WORD#102", "META")].get("group_ids") is None and ("WORD#102", "META") in items
-    assert sorted(sk for pk, sk in items if pk == "GROUP#7") == ["META", "WORD#0000000001"]
-    assert items[("ACTIVITY#1", "META")]["description"] == STUDY_ACTIVITIES[0]["description"]
+    seeded.put_study_activity(study_activity_id=9, name="Flashcards", url="http://localhost:8081", preview_url="")
+    summary = import_database(repository=seeded, data=read_flask_database(path=small_db))
+    described = [{**item, "description": STUDY_ACTIVITIES[0]["description"]} if item["PK"] == "ACTIVITY#1" else item
+                 for item in expected_small_items()]
+    assert scan_items(dynamodb, table) == described
+    # gone: the seed's 7 other words, 7 members of groups 1 and 2 the file lacks, group 7 with its member, activity 9
+    assert summary.deleted == 7 + 7 + 2 + 1
     again = import_database(repository=seeded, data=read_flask_database(path=small_db))
-    assert (again.written, again.deleted) == (0, 0) and scan_items(dynamodb, table) == sorted(
-        items.values(), key=lambda item: (item["PK"], item["SK"]))
+    assert (again.written, again.deleted) == (0, 0) and scan_items(dynamodb, table) == described
+
+
+@MOTO
+def test_an_activity_renamed_in_the_file_loses_the_old_description(backend, seeded, dynamodb, table, tmp_path):
+    rows = small_rows()
+    rows["study_activities"] = [(1, "Typing Drills", *rows["study_activities"][0][2:])]
+    import_database(repository=seeded, data=read_flask_database(path=build(tmp_path, rows)))
+    [activity] = [item for item in scan_items(dynamodb, table) if item["PK"] == "ACTIVITY#1"]
+    assert (activity["name"], activity["description"]) == ("Typing Drills", "")
 
 
 @MOTO
@@ -375,6 +378,29 @@ def test_reviews_logged_after_an_import_into_one_of_its_sessions_are_replaced_by
 
 
 # --- DynamoDB's answers ---------------------------------------------------------------------------------------
+
+@MOTO
+def test_an_import_broken_off_while_replacing_a_sessions_reviews_is_finished_by_the_next(
+        backend, repository, dynamodb, table, botocore_events, small_db):
+    import_database(repository=repository, data=read_flask_database(path=small_db))
+    repository.log_reviews(session_id=3, reviews=[(1, True), (2, False)])  # into an imported session
+    sends: list[int] = []
+
+    def fail_the_second(request: Any, **_: Any) -> Any:
+        sends.append(1)
+        if len(sends) == 2:  # one batch went through, the next did not
+            request.url = "https://fault-injected.invalid/"  # (moto's own handler ignores unknown URLs)
+            return http_error("ValidationException")
+        return None
+    botocore_events.register_first("before-send.dynamodb.BatchWriteItem", fail_the_second)
+    broken = StudyRepository(client=boto3.client("dynamodb"), table_name=table)  # the events' session
+    with pytest.raises(ImportInterruptedError, match="after 1 of 4 writes"):
+        import_database(repository=broken, data=read_flask_database(path=small_db))
+    # Had the session been rewritten first, it would now match the file and its stale review go unnoticed.
+    finished = import_database(repository=broken, data=read_flask_database(path=small_db))
+    assert (finished.written, finished.deleted) == (3, 0)  # session 3, words 1 and 2
+    assert scan_items(dynamodb, table) == expected_small_items()
+
 
 @MOTO
 def test_items_dynamodb_leaves_unprocessed_are_sent_again(backend, table, dynamodb, botocore_events, small_db):
@@ -621,17 +647,9 @@ def read(api: Any, path: str) -> Any:
     return json.loads(response.body)
 
 
-@pytest.fixture
-def empty_api(repository: StudyRepository, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Chalice's test client over the test's table, left empty (the seed's words would join the vocabulary)."""
-    monkeypatch.setattr(web, "_repository", None)
-    with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
-        yield client.http
-
-
 @MOTO
 def test_every_figure_the_pages_show_after_an_import_is_what_the_flask_sql_showed_for_the_file(
-        backend, repository, empty_api, tmp_path):
+        backend, repository, api, tmp_path):
     rows = sample_rows(words=30, reviews=200, sessions=20, groups=3, seed=7)
     rows["study_sessions"].append((21, 2, 1, "2025-01-01 12:00:00"))  # an older session without reviews
     path = build(tmp_path, rows)
@@ -643,44 +661,44 @@ def test_every_figure_the_pages_show_after_an_import_is_what_the_flask_sql_showe
     assert {len(row[4]) for row in rows["word_review_items"]} == {19, 26}
     import_database(repository=repository, data=read_flask_database(path=path))
 
-    groups = pages(empty_api, "/groups", "groups")
+    groups = pages(api, "/groups", "groups")
     assert {group["id"]: group["word_count"] for group in groups} == flask["groups"]
     for group_id, words_count in flask["groups"].items():
-        assert read(empty_api, f"/groups/{group_id}")["word_count"] == words_count
-        shown = pages(empty_api, f"/groups/{group_id}/words", "words")
+        assert read(api, f"/groups/{group_id}")["word_count"] == words_count
+        shown = pages(api, f"/groups/{group_id}/words", "words")
         assert {word["id"]: (word["correct_count"], word["wrong_count"]) for word in shown} == \
             flask["group_words"][group_id]
-        assert read(empty_api, f"/groups/{group_id}/words")["total_pages"] == \
+        assert read(api, f"/groups/{group_id}/words")["total_pages"] == \
             math.ceil(flask["group_words_total"][group_id] / 10)
-        sessions = pages(empty_api, f"/groups/{group_id}/study_sessions", "study_sessions")
+        sessions = pages(api, f"/groups/{group_id}/study_sessions", "study_sessions")
         assert {session["id"]: session["review_items_count"] for session in sessions} == \
             flask["group_sessions"][group_id]
 
-    words = read(empty_api, "/words")
+    words = read(api, "/words")
     assert words["total_words"] == len(flask["words"]) and words["total_pages"] == math.ceil(len(flask["words"]) / 50)
-    assert {word["id"]: (word["correct_count"], word["wrong_count"]) for word in pages(empty_api, "/words", "words")} \
+    assert {word["id"]: (word["correct_count"], word["wrong_count"]) for word in pages(api, "/words", "words")} \
         == flask["words"]
     for word_id, counts in flask["words"].items():
-        shown = read(empty_api, f"/words/{word_id}")["word"]
+        shown = read(api, f"/words/{word_id}")["word"]
         assert (shown["correct_count"], shown["wrong_count"]) == counts
         assert [group["id"] for group in shown["groups"]] == flask["word_groups"].get(word_id, [])
 
-    listed = read(empty_api, "/api/study-sessions?page=1&per_page=100")
+    listed = read(api, "/api/study-sessions?page=1&per_page=100")
     assert listed["total"] == len(flask["sessions"])
     assert {session["id"]: session["review_items_count"] for session in listed["items"]} == flask["sessions"]
     for session_id, words_in_session in flask["session_words"].items():
-        shown = read(empty_api, f"/api/study-sessions/{session_id}?page=1&per_page=100")
+        shown = read(api, f"/api/study-sessions/{session_id}?page=1&per_page=100")
         assert shown["session"]["review_items_count"] == flask["sessions"][session_id]
         assert shown["total"] == len(words_in_session)
         assert {word["id"]: (word["correct_count"], word["wrong_count"]) for word in shown["words"]} == \
             words_in_session
-    by_activity = read(empty_api, "/api/study-activities/1/sessions?page=1&per_page=100")
+    by_activity = read(api, "/api/study-activities/1/sessions?page=1&per_page=100")
     assert by_activity["total"] == len(flask["activity_sessions"])
     assert {session["id"]: session["review_items_count"] for session in by_activity["items"]} == \
         flask["activity_sessions"]
 
-    recent = read(empty_api, "/dashboard/recent-session")
+    recent = read(api, "/dashboard/recent-session")
     assert (recent["id"], recent["correct_count"], recent["wrong_count"]) == flask["recent"]
-    stats = read(empty_api, "/dashboard/stats")
+    stats = read(api, "/dashboard/stats")
     assert {name: stats[name] for name in flask["stats"]} == {**flask["stats"], "success_rate": pytest.approx(
         flask["stats"]["success_rate"])}
