@@ -94,3 +94,15 @@ def test_put_group_again_keeps_each_words_review_counts_and_its_other_groups(rep
         {"PK": "WORD#1", "SK": "META"}, {"PK": "WORD#900", "SK": "META"}], consistent=True)}
     assert (words[1]["correct_count"], words[1]["wrong_count"], words[1]["group_ids"]) == (1, 1, {1, 3})
     assert words[900]["group_ids"] == {3, 4} and words[900]["correct_count"] == 0
+
+
+def test_put_group_with_a_words_new_spelling_updates_the_copies_its_other_groups_hold(repository):
+    load_seed(repository)
+    eat = GROUPS[0]["words"][0]
+    repository.put_group(group_id=3, name="Favourites", words=[eat])
+    respelled = {**eat, "parts": [{"kanji": "食", "romaji": ["ta"]}, {"kanji": "べる", "romaji": ["be", "ru"]}]}
+    repository.put_group(group_id=4, name="Food", words=[respelled])
+    copies = {group_id: repository.get_group_words(group_id=group_id)[1] for group_id in (1, 3, 4)}
+    assert [next(word for word in copies[group_id] if word["id"] == 1)["parts"] for group_id in (1, 3, 4)] == [
+        respelled["parts"]] * 3
+    assert [word["id"] for word in copies[4]] == [1]  # the other groups' copies, not their membership
