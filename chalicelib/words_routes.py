@@ -19,7 +19,7 @@ from chalicelib.web import (
 words = Blueprint(__name__)
 GROUPS_PER_PAGE = GROUP_WORDS_PER_PAGE = GROUP_SESSIONS_PER_PAGE = 10
 WORDS_PER_PAGE = 50
-# The pages' column keys and the fields they sort by; the first is the default.
+# The pages' column keys and the fields they sort by.
 GROUP_SORTS = {"name": "name", "words_count": "words_count"}
 WORD_SORTS = {name: name for name in ("kanji", "romaji", "english", "correct_count", "wrong_count")}
 SESSION_SORTS = {"startTime": "created_at", "endTime": "end_time", "activityName": "activity_name",
