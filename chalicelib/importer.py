@@ -203,7 +203,7 @@ def _read_tables(connection: sqlite3.Connection, *, name: str) -> FlaskData:
             parts = _parts(row["parts"], where=where)
         data.words[word_id] = {"id": word_id, **text, "parts": parts}
     if empty_parts:
-        data.warnings.append(f"{_count(empty_parts, 'word')} without parts (NULL or ''): stored with parts []")
+        data.warnings.append(f"{counted(empty_parts, 'word')} without parts (NULL or ''): stored with parts []")
     for row in rows("groups"):
         where = f"{name}: groups row id={row['id']!r}"
         group_id = first("groups", _id(row["id"], where=where, column="id"), data.groups)
@@ -314,7 +314,7 @@ def read_seed_words(*, path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             raise InvalidSourceError(f"{where}: parts must be an array of {{kanji, romaji}}")
         words.append({**text, "parts": parts})
     if empty_parts:
-        warnings.append(f"{_count(empty_parts, 'word')} without parts: stored with parts []")
+        warnings.append(f"{counted(empty_parts, 'word')} without parts: stored with parts []")
     return words, warnings
 
 
@@ -345,11 +345,11 @@ def _plan(data: FlaskData, *, zone: tzinfo) -> _Plan:
     pairs = set(data.memberships)
     kept = {(word_id, group_id) for word_id, group_id in pairs if word_id in data.words and group_id in data.groups}
     if len(pairs) < len(data.memberships):
-        warnings.append(f"word_groups repeats {_count(len(data.memberships) - len(pairs), 'row')} "
+        warnings.append(f"word_groups repeats {counted(len(data.memberships) - len(pairs), 'row')} "
                         "(a word listed in a group again): each word imported once")
     skipped = sum(1 for pair in data.memberships if pair not in kept)
     if skipped:
-        warnings.append(f"skipped {_count(skipped, 'word_groups row')} naming a word or group the file does not hold")
+        warnings.append(f"skipped {counted(skipped, 'word_groups row')} naming a word or group the file does not hold")
     members: dict[int, list[int]] = {group_id: [] for group_id in data.groups}
     groups_of: dict[int, set[int]] = {word_id: set() for word_id in data.words}
     for word_id, group_id in sorted(kept):
@@ -358,18 +358,18 @@ def _plan(data: FlaskData, *, zone: tzinfo) -> _Plan:
     stale_cache = [group_id for group_id, group in data.groups.items()
                    if group["cached_words_count"] != len(members[group_id])]
     if stale_cache:
-        warnings.append(f"groups.words_count differs from the group's words for {_count(len(stale_cache), 'group')} "
+        warnings.append(f"groups.words_count differs from the group's words for {counted(len(stale_cache), 'group')} "
                         f"(ids {_ids(stale_cache)}): imported the number of its words")
 
     sessions = {session_id: session for session_id, session in data.sessions.items()
                 if session["group_id"] in data.groups and session["study_activity_id"] in data.activities}
     if len(sessions) < len(data.sessions):
-        warnings.append(f"skipped {_count(len(data.sessions) - len(sessions), 'session')} whose group or activity "
+        warnings.append(f"skipped {counted(len(data.sessions) - len(sessions), 'session')} whose group or activity "
                         f"the file does not hold (ids {_ids(set(data.sessions) - set(sessions))})")
     reviews = [review for review in data.reviews
                if review["session_id"] in sessions and review["word_id"] in data.words]
     if len(reviews) < len(data.reviews):
-        warnings.append(f"skipped {_count(len(data.reviews) - len(reviews), 'review')} whose session or word "
+        warnings.append(f"skipped {counted(len(data.reviews) - len(reviews), 'review')} whose session or word "
                         "is not imported")
 
     items: dict[Key, dict[str, Any]] = {}
@@ -388,7 +388,7 @@ def _plan(data: FlaskData, *, zone: tzinfo) -> _Plan:
     disagreeing = [word_id for word_id, counts in word_counts.items()
                    if tuple(counts) != data.word_reviews.get(word_id, (0, 0))]
     if disagreeing:
-        warnings.append(f"word_reviews disagrees with word_review_items for {_count(len(disagreeing), 'word')} "
+        warnings.append(f"word_reviews disagrees with word_review_items for {counted(len(disagreeing), 'word')} "
                         f"(ids {_ids(disagreeing)}): imported the counts of the reviews themselves")
 
     for group_id, group in data.groups.items():
@@ -463,7 +463,7 @@ def _refuse_foreign_sessions(repository: StudyRepository, *, session_ids: set[in
     foreign = sorted(item_id for item_id in _listed_ids(repository, kind="SESSION") if item_id not in session_ids)
     if foreign:
         raise ForeignSessionsError(
-            f"the table holds {_count(len(foreign), 'study session')} the file does not (ids {_ids(foreign)}); "
+            f"the table holds {counted(len(foreign), 'study session')} the file does not (ids {_ids(foreign)}); "
             "their reviews could not agree with the file's counts: reset the sessions first "
             "(POST /api/study-sessions/reset, the Settings page) or import into an empty table")
 
@@ -530,7 +530,7 @@ def _verify(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[
     problems = []
     differing = [key for key, item in plan.items.items() if found.get(key) != item]
     if differing:
-        problems.append(f"{_count(len(differing), 'item')} read back differ from what was written "
+        problems.append(f"{counted(len(differing), 'item')} read back differ from what was written "
                         f"(first: {differing[0][0]} {differing[0][1]})")
     for group_id in sorted(plan.group_ids):
         members = {_key(item) for item in _partition(repository, partition=f"GROUP#{group_id}")
@@ -554,7 +554,7 @@ def _verify(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[
                  if [found.get(_key(word_key(word_id)), {}).get(name) for name in ("correct_count", "wrong_count")]
                  != from_sessions.get(word_id, [0, 0])]
     if words_off:
-        problems.append(f"{_count(len(words_off), 'word')} whose counts differ from their sessions' "
+        problems.append(f"{counted(len(words_off), 'word')} whose counts differ from their sessions' "
                         f"(ids {_ids(words_off)})")
     # A session written now is counted in the table, in case its partition holds reviews the file does not.
     written_sessions = sorted(pk for pk, sk in rewritten if pk.startswith("SESSION#") and sk == "META")
@@ -565,7 +565,7 @@ def _verify(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[
                     if found.get((f"SESSION#{session_id}", "META"), {}).get("review_items_count")
                     != in_partition.get(f"SESSION#{session_id}", len(reviews_of.get(f"SESSION#{session_id}", [])))]
     if sessions_off:
-        problems.append(f"{_count(len(sessions_off), 'session')} whose review count differs from its reviews "
+        problems.append(f"{counted(len(sessions_off), 'session')} whose review count differs from its reviews "
                         f"(ids {_ids(sessions_off)})")
     stored_reviews = sum(len(reviews) for reviews in reviews_of.values())
     if stored_reviews != plan.reviews:
@@ -626,7 +626,7 @@ def import_words(*, repository: StudyRepository, words: list[dict[str, Any]], gr
             new_words += 1
         placed[ids_by_text[text]] = {"id": ids_by_text[text], **word}  # a repeated entry: the last one's parts
     if len(placed) < len(words):
-        warnings.append(f"{_count(len(words) - len(placed), 'entry', 'entries')} repeat an earlier word's kanji, "
+        warnings.append(f"{counted(len(words) - len(placed), 'entry', 'entries')} repeat an earlier word's kanji, "
                         "romaji and english: loaded once")
     if next_id - 1 > MAX_ID or group_id > MAX_ID:
         raise InvalidSourceError(f"no ids left under {MAX_ID} for new words or groups")
@@ -716,7 +716,8 @@ def _attributes(item: dict[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in item.items()}
 
 
-def _count(number: int, singular: str, plural: str | None = None) -> str:
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """"1 word", "2,000 words": a number with its noun."""
     return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
 
 

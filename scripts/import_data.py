@@ -17,6 +17,7 @@ from chalicelib.importer import (
     InvalidSourceError,
     UnknownTimeZoneError,
     VerificationError,
+    counted,
     import_database,
     import_words,
     read_flask_database,
@@ -61,10 +62,6 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _plural(number: int, singular: str, plural: str | None = None) -> str:
-    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
-
-
 def import_db(*, path: Path, stack: str | None, zone_name: str) -> str:
     """Import a words.db and say what was moved."""
     zone = time_zone(name=zone_name)
@@ -75,12 +72,12 @@ def import_db(*, path: Path, stack: str | None, zone_name: str) -> str:
         summary = import_database(repository=repository, data=data, zone=zone, report=_say)
     for warning in summary.warnings:
         _say(f"warning: {warning}")
-    written = f"{_plural(summary.written, 'item')} written, {summary.unchanged:,} unchanged"
+    written = f"{counted(summary.written, 'item')} written, {summary.unchanged:,} unchanged"
     if summary.deleted:
         written += f", {summary.deleted:,} deleted"
-    return (f"imported from {path.name}: {_plural(summary.groups, 'group')}, {_plural(summary.words, 'word')}, "
-            f"{_plural(summary.activities, 'activity', 'activities')}, {_plural(summary.sessions, 'session')}, "
-            f"{_plural(summary.reviews, 'review')} ({written}) in {summary.seconds:.1f} s; verified"
+    return (f"imported from {path.name}: {counted(summary.groups, 'group')}, {counted(summary.words, 'word')}, "
+            f"{counted(summary.activities, 'activity', 'activities')}, {counted(summary.sessions, 'session')}, "
+            f"{counted(summary.reviews, 'review')} ({written}) in {summary.seconds:.1f} s; verified"
             + ("" if summary.written or summary.deleted else "; the table already held all of it"))
 
 
@@ -96,11 +93,11 @@ def import_seed_file(*, path: Path, group_name: str, stack: str | None) -> str:
         _say(f"warning: {warning}")
     group = f"group {summary.group_id} {summary.group_name!r}{' (new)' if summary.group_created else ''}"
     if not summary.written:
-        return (f"nothing to write: {group} in {table} already holds the {_plural(summary.words, 'word')} of "
-                f"{path.name}; it has {_plural(summary.group_words, 'word')}")
-    return (f"loaded {path.name} into {group} in {table}: {_plural(summary.words, 'word')} "
+        return (f"nothing to write: {group} in {table} already holds the {counted(summary.words, 'word')} of "
+                f"{path.name}; it has {counted(summary.group_words, 'word')}")
+    return (f"loaded {path.name} into {group} in {table}: {counted(summary.words, 'word')} "
             f"({summary.new_words:,} new, {summary.words - summary.new_words:,} already stored); the group has "
-            f"{_plural(summary.group_words, 'word')} ({summary.seconds:.1f} s); verified")
+            f"{counted(summary.group_words, 'word')} ({summary.seconds:.1f} s); verified")
 
 
 def main(argv: list[str] | None = None) -> int:
