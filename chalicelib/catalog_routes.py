@@ -51,6 +51,7 @@ def list_study_activity_sessions(activity_id: str) -> Response:
 def launch_study_activity(activity_id: str) -> Response:
     """The Launch page: the activity and every group to choose from."""
     repository = get_repository()
-    activity = repository.get_study_activity(study_activity_id=path_id("activity_id"))
+    # The activity as read in the last minute will do here (its page reads it fresh); the groups are read now.
+    activity = repository.get_study_activity(study_activity_id=path_id("activity_id"), cached=True)
     groups = [{"id": group["id"], "name": group["name"]} for group in repository.list_groups()]
     return json_response({"activity": present_activity(activity), "groups": groups})

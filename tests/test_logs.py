@@ -59,7 +59,7 @@ def test_logs_hold_no_request_body_header_or_key(post_session, app_log, botocore
         if failing:
             raise RuntimeError("boom")
     # Registered before the app's client exists: a client copies the session's handlers when it is made.
-    botocore_events.register("before-call.dynamodb.BatchGetItem", explode_when_failing)
+    botocore_events.register("before-call.dynamodb", explode_when_failing)
     post_session({**VALID, "note": secrets[0]}, headers=headers)
     post_session({**VALID, "note": secrets[0]}, headers=headers)  # a replay
     post_session({"group_id": secrets[0], "study_activity_id": 1}, headers=headers)  # a 400
