@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import boto3
+import botocore.loaders
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.awsrequest import AWSResponse
@@ -46,6 +47,19 @@ def aws_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     # A fresh default session per test, so event handlers a test registers die with it.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setattr(boto3, "setup_default_session",
+                        lambda **kwargs: setattr(boto3, "DEFAULT_SESSION", new_session(**kwargs)))
+
+
+_LOADER = botocore.loaders.create_loader()
+
+
+def new_session(**kwargs: Any) -> boto3.session.Session:
+    """A fresh boto3 session reading the service models through the run's one loader: each new loader parses
+    them again, which made every client cost 50-100 ms, most of the setup time of a test."""
+    session = boto3.session.Session(**kwargs)
+    session._session.register_component("data_loader", _LOADER)
+    return session
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +89,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def dynamodb(backend: str) -> Any:
     """The test's own client, for arranging data and reading what was stored."""
-    return boto3.session.Session().client("dynamodb")
+    return new_session().client("dynamodb")
 
 
 @pytest.fixture
