@@ -16,7 +16,8 @@ BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
 .DEFAULT_GOAL := help
-.PHONY: help install local dev seed seed-stack import test e2e lint-template package deploy destroy loadtest costs clean
+.PHONY: help install local dev seed seed-stack import test e2e lint-template package deploy destroy loadtest costs \
+	bench clean
 
 ## list the targets (this page)
 help:
@@ -115,6 +116,10 @@ loadtest: local
 ## DynamoDB requests and capacity of each route (moto, ministack), and the reset of 1,000 sessions (about 20 s)
 costs: local
 	@$(PY) -m scripts.route_costs $(ARGS)
+
+## benchmark each route (DynamoDB requests, capacity, latency vs raw calls), cold start, package, memory (ARGS=)
+bench: local
+	@$(PY) -m bench.run $(ARGS)
 
 ## remove the virtualenvs, build outputs, test scratch and make dev's saved data
 clean:

@@ -1,0 +1,1 @@
+"""`make bench`: the benchmark of the app's DynamoDB requests, capacity, latency, cold start, package and memory."""

@@ -1,0 +1,70 @@
+"""`make bench` in small: every figure is there with a sensible type, every route has a row, the chart is a PNG.
+
+No latency or timing is asserted here: performance claims come only from the bench command itself."""
+import json
+import subprocess
+import sys
+from datetime import datetime
+
+import app as app_module
+from scripts.local_stack import LOCAL_DIR, ROOT
+
+NUMBERS = ("warm_post_ddb_requests", "cold_post_ddb_requests", "post_consumed_wcu", "post_consumed_rcu", "post_p50_ms",
+           "post_p99_ms", "putitem_p50_ms", "getitem_p50_ms", "post_p50_ratio_to_putitem", "cold_start_ms",
+           "cold_start_floor_ms", "cold_start_ratio_to_floor", "cold_start_process_ms", "cold_start_floor_process_ms",
+           "cold_start_min_ms", "cold_start_floor_min_ms", "package_bytes", "warm_peak_rss_mib",
+           "baseline_post_ddb_requests", "baseline_post_p50_ms", "baseline_post_p99_ms", "seconds")
+ROW_NUMBERS = ("ddb_requests_warm", "rcu", "wcu", "p50_ms", "p95_ms", "p99_ms", "floor_p50_ms", "ratio_to_floor")
+TARGETS = {"warm_post_1_request", "cold_post_at_most_2_requests", "warm_review_1_request",
+           "warm_review_batch_1_request", "single_reads_1_request", "post_p50_within_1_5x_putitem",
+           "single_reads_p50_within_1_5x_getitem", "cold_start_within_1_2x_floor", "package_has_no_boto"}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def test_a_small_bench_run_reports_every_figure_route_and_target(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench.run", "--calls", "5", "--cold-runs", "2", "--output",
+                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "latest.json").read_text())
+
+    for name in NUMBERS:
+        assert _is_number(report[name]), (name, report[name])
+    assert report["calls_per_route"] == 5 and report["cold_runs"] == 2
+    assert report["package_has_boto"] is False and report["package_bytes"] > 0
+    assert report["baseline_post_ddb_requests"] > report["warm_post_ddb_requests"]
+    assert isinstance(report["machine"]["cpu_count"], int) and report["machine"]["python"].startswith("3.")
+    datetime.fromisoformat(report["started_at"])
+    assert isinstance(report["ministack_version"], str)
+    assert len(report["cold_import_top"]) == 15
+    assert all(isinstance(entry["module"], str) and _is_number(entry["cumulative_ms"])
+               for entry in report["cold_import_top"])
+    assert isinstance(report["capacity_not_reported_by"], list)
+
+    # Every route the app serves has a row, so a new route without one fails here.
+    served = {(method, path) for path, methods in app_module.app.routes.items() for method in methods
+              if method != "OPTIONS"}
+    assert served <= {(row["method"], row["resource"]) for row in report["routes"].values()}
+    for label, row in report["routes"].items():
+        for name in ROW_NUMBERS:
+            assert _is_number(row[name]), (label, name, row[name])
+        assert row["calls"] == 5 and row["floor"] in ("GetItem", "PutItem")
+        assert row["ddb_requests_warm_min"] >= 1, label  # no route answers without DynamoDB today
+        assert row["ddb_requests_cold"] >= 1, label
+        assert row["access_log_disagrees"] == 0, label  # the bench's count is the access log's
+        assert set(row["capacity_unreported_operations"]) <= set(report["capacity_not_reported_by"]), label
+    assert report["routes"]["POST /api/study-sessions/reset"]["first_call"]["sessions_deleted"] > 0
+
+    assert set(report["targets"]) == TARGETS
+    assert all(isinstance(target["pass"], bool) for target in report["targets"].values())
+    # The targets that are counts, not times, hold in any run, however small.
+    for name in ("warm_post_1_request", "cold_post_at_most_2_requests", "warm_review_1_request",
+                 "warm_review_batch_1_request", "single_reads_1_request", "package_has_no_boto"):
+        assert report["targets"][name]["pass"] is True, report["targets"][name]
+    assert (report["warm_post_ddb_requests"], report["cold_post_ddb_requests"]) == (1, 2)
+
+    assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "targets:" in result.stdout and "POST /study_sessions" in result.stdout
+    assert not list(LOCAL_DIR.glob("bench-*"))  # its ministack's state and the package's scratch are gone
