@@ -1,8 +1,10 @@
 """The packaged template of each deployed stage (`make package`): table, role, log group, API stage and errors,
 and the code zip."""
 import compileall
+import importlib.util
 import re
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -53,14 +55,36 @@ def templates(packages: dict[str, tuple[Path, str]]) -> dict[str, dict[str, Any]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_the_zip_holds_the_app_and_chalicelib_sources_and_no_compiled_files(packages, stage):
+def test_the_zip_holds_the_app_and_chalicelib_sources_each_with_bytecode_of_exactly_that_source(packages, stage,
+                                                                                              templates):
     build, _ = packages[stage]
     with zipfile.ZipFile(build / "deployment.zip") as archive:
-        names = archive.namelist()
-    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+        files = {name: archive.read(name) for name in archive.namelist()}
     sources = {f"chalicelib/{path.name}" for path in (ROOT / "chalicelib").glob("*.py")}
-    assert sources | {"app.py"} <= set(names)
-    assert not any(name.startswith(("boto3/", "botocore/")) for name in names)
+    assert sources | {"app.py"} <= set(files)
+    assert not any(name.startswith(("boto3/", "botocore/")) for name in files)
+    runtime = templates[stage]["Resources"]["APIHandler"]["Properties"]["Runtime"]  # python3.11
+    tag = f"cpython-{runtime.removeprefix('python').replace('.', '')}"
+    expected = {importlib.util.cache_from_source(name).replace(sys.implementation.cache_tag, tag): name
+                for name in files if name.endswith(".py")}
+    # Only these: the stale local ones the fixture compiled stay out.
+    assert {name for name in files if "__pycache__" in name or name.endswith(".pyc")} == set(expected)
+    for pyc, source in expected.items():
+        flags, source_hash = int.from_bytes(files[pyc][4:8], "little"), files[pyc][8:16]
+        assert files[pyc][:4] == importlib.util.MAGIC_NUMBER and flags == 0b01  # hash-based, not checked
+        assert source_hash == importlib.util.source_hash(files[source])
+
+
+def test_python_runs_the_packaged_bytecode_without_compiling_the_sources(packages, tmp_path):
+    build, _ = packages["dev"]
+    with zipfile.ZipFile(build / "deployment.zip") as archive:
+        archive.extractall(tmp_path)
+    # Were the source compiled, this line would stop the import; the unchecked bytecode never looks at it.
+    with (tmp_path / "app.py").open("a") as source:
+        source.write("\nraise SystemExit('compiled from source')\n")
+    result = subprocess.run([sys.executable, "-c", "import app; print(app.app.app_name)"], cwd=tmp_path,
+                            capture_output=True, text=True, env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""})
+    assert (result.returncode, result.stdout) == (0, "study-portal\n"), result.stderr
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
