@@ -378,7 +378,7 @@ class Bench:
     # arranging ---------------------------------------------------------------------------------------------------
 
     def arrange(self) -> None:
-        """The seed, 30 sessions of group 1 (the first 10 with reviews of words 1-3) and the floors' items."""
+        """The seed, 10 sessions of group 1 (the first 5 with reviews of words 1-3) and the floors' items."""
         import boto3
 
         from chalicelib.items import session_key
@@ -391,8 +391,8 @@ class Bench:
         create_table_if_missing(setup, table_name=TABLE)
         repository = StudyRepository(client=setup, table_name=TABLE)
         load_seed(repository)
-        made = [repository.create_session(group_id=1, study_activity_id=1) for _ in range(30)]
-        for session in made[:10]:
+        made = [repository.create_session(group_id=1, study_activity_id=1) for _ in range(10)]
+        for session in made[:5]:
             repository.log_reviews(session_id=session["id"], reviews=[(1, True), (2, False), (3, True)])
         self.session_id = made[0]["id"]
         # The floors' client is built as the app builds its own (chalicelib.web.get_repository).
@@ -807,7 +807,7 @@ def assemble(measured: dict[str, Any], *, package: dict[str, Any], imports: dict
             "reset": "The reset row's timed calls reset an empty history (the steady state; its floor is PutItem as "
                      "for every POST, though then it only reads); first_call is the reset of everything the run "
                      "wrote.",
-            "dataset": "The seed (its groups, words and activity) and 30 sessions of group 1, the first 10 with "
+            "dataset": "The seed (its groups, words and activity) and 10 sessions of group 1, the first 5 with "
                        "reviews of words 1-3; the cold probes and the warm-memory process add a few before the "
                        "reads are timed (sessions_when_reading).",
         },
@@ -872,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=1000, help="timed calls per route (default 1000)")
-    parser.add_argument("--cold-runs", type=int, default=10, help="cold processes each, app and floor (default 10)")
+    parser.add_argument("--cold-runs", type=int, default=20, help="cold processes each, app and floor (default 20)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results",
                         help="folder for latest.json and latest.png (default bench/results)")
     args = parser.parse_args(argv)
