@@ -29,8 +29,8 @@ def curl_blocks() -> list[tuple[str, list[int]]]:
     return blocks
 
 
-def test_the_readme_is_at_most_160_lines_and_starts_with_the_two_commands():
-    assert len(README.splitlines()) <= 160  # 150 until the latest benchmark's table and chart joined it
+def test_the_readme_is_at_most_150_lines_and_starts_with_the_two_commands():
+    assert len(README.splitlines()) <= 150
     first_block = README.split("```sh\n", 1)[1].split("```", 1)[0]
     assert first_block.startswith("make dev") and "make test" in first_block
 
