@@ -667,15 +667,16 @@ class StudyRepository:
         refused = {word_id: reason for word_id, reason in zip(word_ids, reasons[1:review_index])
                    if reason.get("Code") == "ConditionalCheckFailed"}
         if refused:
-            # Missing, or not in the group? DynamoDB's reason holds the word when it exists; the emulators leave it
-            # out, so a reason without it is settled by one read, on this error path only.
+            # Missing, or not in the group? The reason holds the word when it exists (ALL_OLD); one without it is
+            # confirmed by a consistent read, on this error path only, rather than taken for "no such word".
             unsure = [word_id for word_id, reason in refused.items() if "Item" not in reason]
             found = {int(item["id"]) for item in self._get_many(keys=[word_key(word_id) for word_id in unsure],
                                                                   consistent=True, projection="id")}
             missing = [word_id for word_id in unsure if word_id not in found]
             if missing:
                 raise WordNotFoundError(f"Word {missing[0]} not found")
-            raise WordNotInGroupError(f"Word {next(iter(refused))} is not in group {group_id}, the study session's group")
+            word_id = next(iter(refused))
+            raise WordNotInGroupError(f"Word {word_id} is not in group {group_id}, the study session's group")
         busy = set(codes) & _BUSY_ERROR_CODES
         if busy:
             raise DatabaseBusyError(busy.pop())

@@ -1,8 +1,8 @@
 """Deployment helpers for the Makefile.
 
 `package`: `chalice package` of a clean copy of the app (no __pycache__, no local build caches), merged with
-infra/template.yaml, its zip given bytecode compiled from its own sources; reporting one line. `parameters`: the stack parameters `make deploy` passes, refusing a prod
-deploy without explicit https origins for CORS."""
+infra/template.yaml, its zip given bytecode compiled from its own sources; reporting one line. `parameters`: the
+stack parameters `make deploy` passes, refusing a prod deploy without explicit https origins for CORS."""
 import argparse
 import importlib.util
 import marshal

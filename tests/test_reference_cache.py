@@ -91,7 +91,8 @@ def test_a_name_changed_by_another_process_is_at_most_the_cache_lifetime_old(cac
     stale = cached.create_session(group_id=1, study_activity_id=1)
     clock.seconds += 1
     fresh = cached.create_session(group_id=1, study_activity_id=1)
-    names = {item["id"]: item["group_name"] for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")}
+    names = {item["id"]: item["group_name"] for item in scan_items(dynamodb, table)
+             if item["PK"].startswith("SESSION#")}
     assert (names[stale["id"]], names[fresh["id"]]) == ("Core Verbs", "Verbs")
 
 
