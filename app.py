@@ -19,7 +19,8 @@ from chalicelib.catalog_routes import catalog
 from chalicelib.dashboard_routes import dashboard
 from chalicelib.logs import log_json_to_stdout, request_id
 from chalicelib.sessions_routes import sessions
-from chalicelib.web import allowed_origin, current_request, dynamodb_usage, error_response
+from chalicelib.runtime import dynamodb_usage
+from chalicelib.web import allowed_origin, current_request, error_response
 from chalicelib.words_routes import words
 
 app = Chalice(app_name="study-portal", configure_logs=False)

@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 from chalice import Chalice, Response
 
-from chalicelib.items import activity_key, group_key
-from chalicelib.web import BOTO_CONFIG
+from chalicelib.store.items import activity_key, group_key
+from chalicelib.runtime import BOTO_CONFIG
 
 app = Chalice(app_name="baseline")
 COUNTER_KEY = {"PK": {"S": "BASELINE#COUNTER"}, "SK": {"S": "study_sessions"}}

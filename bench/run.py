@@ -173,7 +173,7 @@ class DynamoDBMeter:
 
 
 def ask_for_consumed_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
-    """What the app does for its own client (web._ask_for_consumed_capacity), for the baseline's."""
+    """What the app does for its own client (chalicelib.runtime.ask_for_consumed_capacity), for the baseline's."""
     if model.name in READ_OPERATIONS | WRITE_OPERATIONS:
         params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
@@ -381,11 +381,11 @@ class Bench:
         """The seed, 10 sessions of group 1 (the first 5 with reviews of words 1-3) and the floors' items."""
         import boto3
 
-        from chalicelib.items import session_key
-        from chalicelib.repository import StudyRepository
-        from chalicelib.seed import load_seed
-        from chalicelib.table import create_table_if_missing
-        from chalicelib.web import BOTO_CONFIG
+        from chalicelib.store.items import session_key
+        from chalicelib.store import StudyRepository
+        from scripts.seed_data import load_seed
+        from chalicelib.store.table import create_table_if_missing
+        from chalicelib.runtime import BOTO_CONFIG
 
         setup = boto3.client("dynamodb")
         create_table_if_missing(setup, table_name=TABLE)
@@ -395,7 +395,7 @@ class Bench:
         for session in made[:5]:
             repository.log_reviews(session_id=session["id"], reviews=[(1, True), (2, False), (3, True)])
         self.session_id = made[0]["id"]
-        # The floors' client is built as the app builds its own (chalicelib.web.get_repository).
+        # The floors' client is built as the app builds its own (chalicelib.runtime.get_repository).
         self.raw = boto3.client("dynamodb", config=BOTO_CONFIG)
         self.read_key = {name: {"S": value} for name, value in session_key(self.session_id).items()}
         fresh = self.raw.get_item(TableName=TABLE, ConsistentRead=True, Key={
@@ -486,11 +486,11 @@ class Bench:
         from chalice.test import Client
 
         import app as app_module
-        from chalicelib import web
+        from chalicelib import runtime
 
         meter = self.app_meter
         if not self.app_meter_attached:  # the client the app's routes use, built once per process as in Lambda
-            meter.attach(web.get_repository().client)
+            meter.attach(runtime.get_repository().client)
             self.app_meter_attached = True
         handlers = app_module.app.log.handlers
         # The access log's line is still built and formatted (the middleware runs, the formatter too), only not
@@ -578,7 +578,7 @@ class Bench:
 
     def cold_start(self, post_calls: list[list[Any]]) -> dict[str, Any]:
         """--cold-runs cold POSTs as Lambda serves them, alternating with floor processes making the same calls."""
-        from chalicelib.web import BOTO_CONFIG
+        from chalicelib.runtime import BOTO_CONFIG
 
         # Every option the app's Config was given (botocore keeps them in _user_provided_options), whatever they are.
         config = {name: getattr(BOTO_CONFIG, name) for name in BOTO_CONFIG._user_provided_options}
@@ -633,7 +633,7 @@ class Bench:
 
     def sessions_stored(self) -> int:
         """How many sessions the table holds now (one COUNT Query of the lists index)."""
-        from chalicelib.table import LISTS_INDEX
+        from chalicelib.store.table import LISTS_INDEX
 
         count, query = 0, {"TableName": TABLE, "IndexName": LISTS_INDEX, "Select": "COUNT",
                            "ReturnConsumedCapacity": "TOTAL", "KeyConditionExpression": "GSI2PK = :kind",
@@ -661,7 +661,7 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         """Every measurement, in an order that keeps them apart: reads before writes grow the data, reset last."""
-        from chalicelib.seed import GROUPS, STUDY_ACTIVITIES
+        from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
 
         self.arrange()
         self.lap("arrange")

@@ -1,24 +1,11 @@
 """Study activities: the Study Activities, Activity and Launch pages."""
-from typing import Any
-
 from chalice import Blueprint, Response
 
-from chalicelib.web import (
-    answers_errors,
-    get_repository,
-    json_response,
-    page_params,
-    path_id,
-    sessions_page,
-)
+from chalicelib.presenters import present_activity, sessions_page
+from chalicelib.runtime import get_repository
+from chalicelib.web import answers_errors, json_response, page_params, parse_id
 
 catalog = Blueprint(__name__)
-
-
-def present_activity(activity: dict[str, Any]) -> dict[str, Any]:
-    """A study activity as the portal's pages read it."""
-    return {"id": activity["id"], "title": activity["name"], "launch_url": activity["url"],
-            "preview_url": activity["preview_url"]}
 
 
 @catalog.route("/api/study-activities", methods=["GET"])
@@ -32,7 +19,7 @@ def list_study_activities() -> Response:
 @answers_errors
 def get_study_activity(activity_id: str) -> Response:
     """The Activity page."""
-    activity = get_repository().get_study_activity(study_activity_id=path_id("activity_id"))
+    activity = get_repository().get_study_activity(study_activity_id=parse_id(activity_id))
     return json_response({**present_activity(activity), "description": activity["description"]})
 
 
@@ -40,7 +27,7 @@ def get_study_activity(activity_id: str) -> Response:
 @answers_errors
 def list_study_activity_sessions(activity_id: str) -> Response:
     """The Activity page's sessions, newest first, by page number."""
-    study_activity_id = path_id("activity_id")
+    study_activity_id = parse_id(activity_id)
     page, per_page = page_params()  # checked before any read
     sessions = get_repository().list_activity_sessions(study_activity_id=study_activity_id)
     return json_response(sessions_page(sessions, page=page, per_page=per_page))
@@ -52,6 +39,6 @@ def launch_study_activity(activity_id: str) -> Response:
     """The Launch page: the activity and every group to choose from."""
     repository = get_repository()
     # The activity as read in the last minute will do here (its page reads it fresh); the groups are read now.
-    activity = repository.get_study_activity(study_activity_id=path_id("activity_id"), cached=True)
+    activity = repository.get_study_activity(study_activity_id=parse_id(activity_id), cached=True)
     groups = [{"id": group["id"], "name": group["name"]} for group in repository.list_groups()]
     return json_response({"activity": present_activity(activity), "groups": groups})

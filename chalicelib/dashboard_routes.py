@@ -1,7 +1,9 @@
 """The Dashboard page: the newest session and the study figures."""
 from chalice import Blueprint, Response
 
-from chalicelib.web import answers_errors, get_repository, json_response
+from chalicelib.presenters import present_recent_session
+from chalicelib.runtime import get_repository
+from chalicelib.web import answers_errors, json_response
 
 dashboard = Blueprint(__name__)
 
@@ -13,9 +15,7 @@ def get_recent_session() -> Response:
     session = get_repository().get_recent_session()
     if session is None:
         return json_response(None)
-    return json_response({"id": session["id"], "group_id": session["group_id"],
-                          "activity_name": session["activity_name"], "created_at": session["created_at"],
-                          "correct_count": session["correct_count"], "wrong_count": session["wrong_count"]})
+    return json_response(present_recent_session(session))
 
 
 @dashboard.route("/dashboard/stats", methods=["GET"])

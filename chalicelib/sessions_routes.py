@@ -5,7 +5,9 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.repository import MAX_REVIEWS_PER_REQUEST
+from chalicelib.presenters import page_of, present_reviews, present_session, sessions_page
+from chalicelib.runtime import get_repository
+from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST
 from chalicelib.validation import (
     optional_idempotency_key,
     parse_json_object,
@@ -20,15 +22,11 @@ from chalicelib.web import (
     answers_errors,
     current_request,
     error_response,
-    get_repository,
     json_response,
-    page_of,
     page_params,
-    path_id,
-    present_session,
+    parse_id,
     query_int,
     query_text,
-    sessions_page,
 )
 
 sessions = Blueprint(__name__)
@@ -66,7 +64,7 @@ def list_study_sessions() -> Response:
 @answers_errors
 def get_study_session(session_id: str) -> Response:
     """The resource POST /study_sessions's Location names, with its current counts and end_time."""
-    return json_response(present_session(get_repository().get_session(session_id=path_id("session_id"))))
+    return json_response(present_session(get_repository().get_session(session_id=parse_id(session_id))))
 
 
 @sessions.route("/study_sessions/{session_id}/review", methods=["POST"], content_types=["*/*"])
@@ -74,7 +72,7 @@ def get_study_session(session_id: str) -> Response:
 def log_review(session_id: str) -> Response:
     """Log one review (the Typing Tutor's {word_id, correct}) or a batch (the frontend's {reviews: [...]})."""
     request = current_request.get()
-    study_session_id = path_id("session_id")
+    study_session_id = parse_id(session_id)
     idempotency_key = optional_idempotency_key(request.headers.get("idempotency-key"))
     payload = parse_json_object(body=request.raw_body, content_type=request.headers.get("content-type"))
     reviews, batch = parse_reviews(payload, maximum=MAX_REVIEWS_PER_REQUEST)
@@ -82,12 +80,7 @@ def log_review(session_id: str) -> Response:
         session_id=study_session_id, reviews=reviews, idempotency_key=idempotency_key,
         # The path's session is part of the request: one key on two sessions is two requests (the second a 422).
         request_hash=request_hash({"path_session_id": study_session_id, "body": payload}) if idempotency_key else None)
-    if not batch:
-        [review] = logged
-        return json_response({"study_session_id": study_session_id, **review}, 201)
-    return json_response({"study_session_id": study_session_id, "reviews": [
-        {"study_session_id": study_session_id, "word_id": review["word_id"], "is_correct": review["correct"],
-         "created_at": review["created_at"]} for review in logged]}, 201)
+    return json_response(present_reviews(study_session_id, logged, batch=batch), 201)
 
 
 @sessions.route("/api/study-sessions", methods=["GET"])
@@ -103,7 +96,7 @@ def list_study_sessions_by_page() -> Response:
 def get_study_session_page(session_id: str) -> Response:
     """The Session page: the session and the words reviewed in it, with their counts in this session."""
     page, per_page = page_params()
-    session, words = get_repository().get_session_words(session_id=path_id("session_id"))
+    session, words = get_repository().get_session_words(session_id=parse_id(session_id))
     listed = page_of(words, page=page, per_page=per_page)
     return json_response({"session": present_session(session), "words": listed.pop("items"), **listed})
 

@@ -3,7 +3,7 @@ import hashlib
 import json
 from typing import Any
 
-from chalicelib.repository import MAX_ID
+from chalicelib.store.items import MAX_ID
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255

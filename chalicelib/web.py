@@ -1,18 +1,15 @@
-"""What every route shares: the repository, the current request, path and query parsing, and the error shape."""
+"""What every route shares: the current request, path and query parsing, the JSON and error answers, CORS's
+origin check, and the one mapping from the data layer's named errors to HTTP statuses."""
 import functools
 import logging
 import os
-import threading
 from contextvars import ContextVar
 from typing import Any, Callable
 
-import boto3
-from botocore.config import Config
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.repository import (
-    MAX_ID,
+from chalicelib.store.errors import (
     DatabaseBusyError,
     DatabaseUnavailableError,
     IdempotencyKeyInFlightError,
@@ -20,72 +17,24 @@ from chalicelib.repository import (
     InvalidCursorError,
     NotFoundError,
     SessionIdCollisionError,
-    StudyRepository,
     TransactionConflictError,
     WordNotInGroupError,
 )
+from chalicelib.store.items import MAX_ID
 from chalicelib.validation import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 
-# Worst case of one DynamoDB call: 3 attempts x (1 s connect + 1 s read) + at most 1 + 2 s of throttling backoff
-# = 9 s; a write makes two calls, so 18 s, under the 28 s Lambda timeout and API Gateway's 29 s.
-# (total_max_attempts counts the first attempt; botocore's max_attempts would count only the retries.)
-BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 3})
 JSON = {"Content-Type": "application/json"}
 RETRY_SOON = {"Retry-After": "1"}
 MAX_PER_PAGE = 100
 _log = logging.getLogger("study-portal")  # the app's logger (Chalice names it after the app)
 
-_repository: StudyRepository | None = None
-_repository_lock = threading.Lock()  # chalice local serves requests on threads
 # Chalice keeps app.current_request on the shared app object, which concurrent requests under chalice local
 # overwrite (aws/chalice#759); the request each middleware call receives is its own, so routes read it from here.
 current_request: ContextVar[Request] = ContextVar("request")
-# A mutable record, not numbers, so threads a request starts (in a copy of its context) add to the same one.
-dynamodb_usage: ContextVar[dict[str, float]] = ContextVar("dynamodb_usage")
-_usage_lock = threading.Lock()  # the reset's threads add to one request's record
-_RETURNS_CAPACITY = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem",
-                               "BatchWriteItem", "TransactWriteItems"})
 
 
 class BadRequestError(Exception):
     """A path id or query value is malformed: 400."""
-
-
-def _count_dynamodb_request(**_: Any) -> None:
-    usage = dynamodb_usage.get(None)
-    if usage is not None:
-        with _usage_lock:
-            usage["requests"] += 1
-
-
-def _ask_for_consumed_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
-    if model.name in _RETURNS_CAPACITY:
-        params.setdefault("ReturnConsumedCapacity", "TOTAL")
-
-
-def _add_consumed_capacity(parsed: dict[str, Any], **_: Any) -> None:
-    usage = dynamodb_usage.get(None)
-    consumed = parsed.get("ConsumedCapacity") or []
-    if usage is not None:
-        with _usage_lock:
-            usage["capacity"] += sum(entry.get("CapacityUnits", 0) for entry in
-                                     (consumed if isinstance(consumed, list) else [consumed]))
-
-
-def get_repository() -> StudyRepository:
-    """Build the repository on first use, once per process, so importing this module touches no AWS."""
-    global _repository
-    if _repository is None:
-        with _repository_lock:
-            if _repository is None:
-                client = boto3.client("dynamodb", config=BOTO_CONFIG)
-                # Every HTTP request sent, retries included, counts towards the access log's dynamodb_requests,
-                # and the capacity DynamoDB reports for each call towards its dynamodb_capacity.
-                client.meta.events.register("before-send.dynamodb", _count_dynamodb_request)
-                client.meta.events.register("before-parameter-build.dynamodb", _ask_for_consumed_capacity)
-                client.meta.events.register("after-call.dynamodb", _add_consumed_capacity)
-                _repository = StudyRepository(client=client, table_name=os.environ["TABLE_NAME"])
-    return _repository
 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None, **fields: Any) -> Response:
@@ -107,9 +56,8 @@ def allowed_origin(origin: str | None) -> str | None:
     return origin if origin in allowed else None
 
 
-def path_id(name: str) -> int:
-    """The path parameter `name` as an id: decimal digits, 1 to 2^53-1, no sign or leading zero."""
-    value = (current_request.get().uri_params or {}).get(name, "")
+def parse_id(value: str) -> int:
+    """A path parameter as an id: decimal digits, 1 to 2^53-1, no sign or leading zero."""
     if not (value.isascii() and value.isdigit() and not value.startswith("0") and len(value) <= 16
             and int(value) <= MAX_ID):
         raise BadRequestError(f"id must be an integer from 1 to {MAX_ID}, not {value[:40]!r}")
@@ -142,28 +90,9 @@ def query_descending(*, default: bool = False) -> bool:
     return {"desc": True, "asc": False}.get(query_text("order") or "", default)
 
 
-def page_of(items: list[Any], *, page: int, per_page: int) -> dict[str, Any]:
-    """The portal's page-number envelope over a whole list; a page past the end is empty."""
-    start = (page - 1) * per_page
-    return {"items": items[start:start + per_page], "total": len(items), "page": page, "per_page": per_page,
-            "total_pages": -(-len(items) // per_page)}
-
-
-def sessions_page(sessions: list[dict[str, Any]], *, page: int, per_page: int) -> dict[str, Any]:
-    """A page of sessions in the portal's envelope, each as the portal reads it."""
-    listed = page_of(sessions, page=page, per_page=per_page)
-    return {**listed, "items": [present_session(session) for session in listed["items"]]}
-
-
 def page_params() -> tuple[int, int]:
     """?page= (default 1) and ?per_page= (default 10, at most MAX_PER_PAGE)."""
     return query_int("page", 1), query_int("per_page", 10, maximum=MAX_PER_PAGE)
-
-
-def present_session(session: dict[str, Any]) -> dict[str, Any]:
-    """The session as the portal reads it, with the alias fields its pages use."""
-    return {**session, "session_id": session["id"], "activity_id": session["study_activity_id"],
-            "start_time": session["created_at"]}
 
 
 def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:

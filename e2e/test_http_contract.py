@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from chalicelib.seed import GROUPS, STUDY_ACTIVITIES
+from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
 from e2e.conftest import VALID, Answer, Target, send
 
 PORTAL_ORIGIN = "http://localhost:5173"  # allowed by the dev and local stages

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.table import TABLE_DEFINITION
+from chalicelib.store.table import TABLE_DEFINITION
 from e2e.conftest import STACK, VALID_BODY, Deployment, post, send
 
 EXPECTED_RESOURCES = {

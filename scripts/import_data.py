@@ -1,6 +1,6 @@
 """`make import`: move the original Flask portal's words.db (DB=) into the local table, starting the local DynamoDB
 server if `make dev` is not running, or into a deployed stack's table (STACK=); or load one of its seed files
-(WORDS= GROUP=) into a group. Running it again changes nothing. chalicelib/importer.py has the rules."""
+(WORDS= GROUP=) into a group. Running it again changes nothing. scripts/flask_import/ has the rules."""
 import argparse
 import sys
 from contextlib import contextmanager
@@ -11,7 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.importer import (
+from scripts.flask_import import (
     ForeignSessionsError,
     ImportInterruptedError,
     InvalidSourceError,
@@ -24,8 +24,9 @@ from chalicelib.importer import (
     read_seed_words,
     time_zone,
 )
-from chalicelib.repository import DatabaseBusyError, DatabaseUnavailableError, StudyRepository
-from chalicelib.table import create_table_if_missing
+from chalicelib.store import StudyRepository
+from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
+from chalicelib.store.table import create_table_if_missing
 from scripts.local_stack import LOCAL_TABLE, LocalServerError, dynamodb_client
 from scripts.seed import local_endpoint, stack_table
 

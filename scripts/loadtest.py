@@ -21,7 +21,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from chalicelib.seed import GROUPS
+from scripts.seed_data import GROUPS
 from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
 from scripts.local_stack import (
     LOCAL_DIR,

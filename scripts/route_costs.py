@@ -54,10 +54,10 @@ def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[s
     from chalice.test import Client
 
     import app as app_module
-    from chalicelib import web
-    from chalicelib.repository import StudyRepository
-    from chalicelib.seed import load_seed
-    from chalicelib.table import create_table_if_missing
+    from chalicelib import runtime
+    from chalicelib.store import StudyRepository
+    from scripts.seed_data import load_seed
+    from chalicelib.store.table import create_table_if_missing
     from scripts.local_stack import ROOT
 
     client = boto3.client("dynamodb")
@@ -92,7 +92,7 @@ def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[s
     ]
     collector = _AccessLines()
     handlers, app_module.app.log.handlers = app_module.app.log.handlers, [collector]
-    web._repository = None
+    runtime.reset_repository()
     os.environ["TABLE_NAME"] = TABLE
     costs = []
     try:
@@ -134,7 +134,7 @@ def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[s
                      "capacity": collector.lines[-1]["dynamodb_capacity"]}
     finally:
         app_module.app.log.handlers = handlers
-        web._repository = None
+        runtime.reset_repository()
     return {"backend": backend, "routes": costs, "reset": reset}
 
 

@@ -10,9 +10,9 @@ from typing import Iterator
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.repository import StudyRepository
-from chalicelib.seed import load_seed
-from chalicelib.table import create_table_if_missing
+from chalicelib.store import StudyRepository
+from scripts.seed_data import load_seed
+from chalicelib.store.table import create_table_if_missing
 from scripts.local_stack import (
     LOCAL_DIR,
     LOCAL_TABLE,

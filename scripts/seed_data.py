@@ -1,7 +1,7 @@
 """Seed data the portal's frontend and activities rely on, and the idempotent loader."""
 from typing import Any
 
-from chalicelib.repository import StudyRepository
+from chalicelib.store import StudyRepository
 
 
 def _word(word_id: int, kanji: str, romaji: str, english: str, parts: list[tuple[str, list[str]]]) -> dict[str, Any]:

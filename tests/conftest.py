@@ -17,11 +17,11 @@ from chalice.test import Client
 from moto import mock_aws
 
 import app as app_module
-from chalicelib import web
+from chalicelib import runtime
 from chalicelib.logs import JsonFormatter
-from chalicelib.repository import StudyRepository
-from chalicelib.seed import load_seed
-from chalicelib.table import create_table_if_missing
+from chalicelib.store import StudyRepository
+from scripts.seed_data import load_seed
+from chalicelib.store.table import create_table_if_missing
 from scripts.local_stack import ROOT, free_port, stage_environment, start_ministack, stop_ministack, wait_until_ready
 
 STAGE = "dev"
@@ -114,7 +114,7 @@ def seeded(repository: StudyRepository) -> StudyRepository:
 def api(seeded: StudyRepository, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Chalice's test client on the dev stage. The app builds its own DynamoDB client on its first request."""
     # Forget a repository cached by an earlier test: it was bound to that test's backend.
-    monkeypatch.setattr(web, "_repository", None)
+    runtime.reset_repository()
     with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
         yield client.http
 
@@ -123,7 +123,7 @@ def api(seeded: StudyRepository, monkeypatch: pytest.MonkeyPatch) -> Any:
 def bare_api(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Chalice's test client with no DynamoDB behind it, for answers given before any DynamoDB request: one made
     anyway goes to a closed loopback port and answers 503, so such a test fails."""
-    monkeypatch.setattr(web, "_repository", None)
+    runtime.reset_repository()
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
     with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
         yield client.http

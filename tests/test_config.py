@@ -3,7 +3,7 @@ import json
 import subprocess
 import sys
 
-from chalicelib import web
+from chalicelib import runtime
 import pytest
 
 from scripts.local_stack import (
@@ -53,7 +53,7 @@ def test_a_malformed_dynamodb_port_is_refused_in_one_line(monkeypatch, value):
 
 
 def test_the_worst_case_of_dynamodb_timeouts_and_retries_ends_well_before_the_lambda_timeout():
-    config = web.BOTO_CONFIG
+    config = runtime.BOTO_CONFIG
     attempts = config.retries["total_max_attempts"]
     assert config.retries["mode"] == "standard"
     # botocore's standard mode waits at most min(2^(i-1), 20) s before retry i (throttling; other errors wait less).
@@ -67,7 +67,7 @@ def test_the_worst_case_of_dynamodb_timeouts_and_retries_ends_well_before_the_la
 def test_importing_the_app_creates_no_aws_client_and_needs_no_configuration():
     # A fresh interpreter with no AWS settings and no TABLE_NAME: the import must not touch either.
     code = ("import boto3, app; "
-            "from chalicelib import web; assert web._repository is None; "
+            "from chalicelib import runtime; assert runtime._repository is None; "
             "assert boto3.DEFAULT_SESSION is None; "
             "assert app.app.debug is False")
     env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}

@@ -6,7 +6,7 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import web
+from chalicelib import runtime
 from conftest import PORTAL_ORIGIN, ROOT, VALID
 
 MAX_ID = 2**53 - 1
@@ -193,9 +193,9 @@ def test_the_app_builds_one_dynamodb_client_per_process(post_session, botocore_e
     created = []
     botocore_events.register("creating-client-class.dynamodb", lambda **_: created.append(1))
     assert post_session(VALID).status_code == 201
-    repository = web._repository
+    repository = runtime.get_repository()
     assert post_session(VALID).status_code == 201
-    assert web._repository is repository and len(created) == 1
+    assert runtime.get_repository() is repository and len(created) == 1
 
 
 def test_create_session_reads_the_group_and_activity_with_a_consistent_read(post_session, botocore_events, table):
@@ -297,7 +297,7 @@ class FakeLambdaContext:
 
 
 def test_lambda_invocation_keeps_the_api_gateway_stage_in_location(seeded, table, monkeypatch, stored_sessions):
-    monkeypatch.setattr(web, "_repository", None)
+    runtime.reset_repository()
     monkeypatch.setenv("TABLE_NAME", table)
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", PORTAL_ORIGIN)
     result = app_module.app(lambda_event(json.dumps(VALID), "/api/study_sessions"), FakeLambdaContext())
@@ -309,7 +309,7 @@ def test_lambda_invocation_keeps_the_api_gateway_stage_in_location(seeded, table
 
 
 def test_lambda_invocation_internal_error_shows_the_lambda_request_id(seeded, table, monkeypatch, botocore_events):
-    monkeypatch.setattr(web, "_repository", None)
+    runtime.reset_repository()
     monkeypatch.setenv("TABLE_NAME", table)
     botocore_events.register("before-call.dynamodb.BatchGetItem", lambda **_: 1 / 0)
     result = app_module.app(lambda_event(json.dumps(VALID), "/api/study_sessions"), FakeLambdaContext())

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.repository import StudyRepository
+from chalicelib.store import StudyRepository
 from conftest import PORTAL_ORIGIN
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)

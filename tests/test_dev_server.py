@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.seed import GROUPS
+from scripts.seed_data import GROUPS
 from scripts.dev import DEFAULT_PORT, port_taken_message, start_dev_server, stop_dev_server
 from scripts.local_stack import (
     LOCAL_TABLE,

@@ -6,7 +6,7 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import web
+from chalicelib import runtime
 from conftest import (
     JSON_FROM_PORTAL,
     PORTAL_ORIGIN,
@@ -145,7 +145,7 @@ def test_timeouts_on_every_attempt_return_503_without_details(
 def app_against(monkeypatch):
     """The app on the dev stage with its DynamoDB client pointed at a given loopback endpoint."""
     def make(endpoint_url: str):
-        monkeypatch.setattr(web, "_repository", None)
+        runtime.reset_repository()
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint_url)
         return Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT))
     return make
@@ -192,7 +192,7 @@ def test_an_internal_error_returns_a_generic_500_and_logs_the_traceback_with_the
 @pytest.mark.parametrize("stage", ["dev", "prod", "local"])
 def test_debug_is_off_in_every_stage_so_a_forced_error_answers_the_generic_500(stage, botocore_events, app_log,
                                                                               monkeypatch):
-    monkeypatch.setattr(web, "_repository", None)
+    runtime.reset_repository()
     monkeypatch.setenv("TABLE_NAME", "any")  # the local stage's comes from make dev, not config.json
 
     def explode(**_):

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.repository import MAX_ID, MAX_REVIEWS_PER_REQUEST
-from chalicelib.seed import GROUPS
+from chalicelib.store.items import MAX_ID
+from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST
+from scripts.seed_data import GROUPS
 from chalicelib.validation import (
     InvalidRequestError,
     PayloadTooLargeError,

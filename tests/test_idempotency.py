@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import web
-from chalicelib.repository import IdempotencyKeyReusedError, StudyRepository
+from chalicelib import runtime
+from chalicelib.store import StudyRepository
+from chalicelib.store.errors import IdempotencyKeyReusedError
 from conftest import PORTAL_ORIGIN, VALID, intercept_sends, scan_items, transaction_cancelled
 
 DAY = 24 * 60 * 60
@@ -95,7 +96,7 @@ def test_a_cold_keyed_create_is_one_read_and_one_transaction_and_a_cold_repeat_o
     post_session(VALID, headers=headers_with_key("order-10"))
     assert dynamodb_calls == ["BatchGetItem", "TransactWriteItems"]
     dynamodb_calls.clear()
-    monkeypatch.setattr(web, "_repository", None)  # a repeat that reaches another Lambda, with a cold cache
+    runtime.reset_repository()  # a repeat that reaches another Lambda, with a cold cache
     post_session(VALID, headers=headers_with_key("order-10"))
     assert dynamodb_calls == ["BatchGetItem"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.importer import (
+from scripts.flask_import import (
     ForeignSessionsError,
     ImportInterruptedError,
     InvalidSourceError,
@@ -22,7 +22,7 @@ from chalicelib.importer import (
     read_seed_words,
     time_zone,
 )
-from chalicelib.items import (
+from chalicelib.store.items import (
     activity_item,
     group_item,
     member_item,
@@ -30,8 +30,8 @@ from chalicelib.items import (
     session_item,
     word_item,
 )
-from chalicelib.repository import StudyRepository
-from chalicelib.seed import GROUPS, STUDY_ACTIVITIES
+from chalicelib.store import StudyRepository
+from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
 from conftest import fake_response, http_error, scan_items
 from scripts.flask_sample import TYPING_TUTOR, sample_rows, write_database
 from scripts.import_data import main

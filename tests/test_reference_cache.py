@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from chalicelib.cache import ReferenceCache
-from chalicelib.repository import StudyRepository
+from chalicelib.store import StudyRepository
 from conftest import VALID, scan_items
 from test_idempotency import headers_with_key
 from test_reviews import TUTOR, review, stored

@@ -5,15 +5,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.repository import (
-    GroupNotFoundError,
-    SessionIdCollisionError,
-    StudyActivityNotFoundError,
-    StudyRepository,
-    session_from_item,
-)
-from chalicelib.seed import load_seed
-from chalicelib.table import ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX
+from chalicelib.store import StudyRepository
+from chalicelib.store.errors import GroupNotFoundError, SessionIdCollisionError, StudyActivityNotFoundError
+from chalicelib.store.mapping import session_from_item
+from scripts.seed_data import load_seed
+from chalicelib.store.table import ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX
 
 
 def ticking_clock(start: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)):

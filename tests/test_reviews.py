@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.repository import MAX_REVIEWS_PER_REQUEST, StudyRepository
+from chalicelib.store import StudyRepository
+from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST
 from conftest import JSON_FROM_PORTAL, http_error, intercept_sends, scan_items, transaction_cancelled
 from test_idempotency import resend_once_after_success
 

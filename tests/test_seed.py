@@ -1,6 +1,6 @@
 """The table definition and the seed data, on moto and on ministack."""
-from chalicelib.seed import GROUPS, load_seed
-from chalicelib.table import (
+from scripts.seed_data import GROUPS, load_seed
+from chalicelib.store.table import (
     ACTIVITY_SESSIONS_INDEX,
     ALL_SESSIONS_INDEX,
     GROUP_SESSIONS_INDEX,
@@ -90,7 +90,7 @@ def test_put_group_again_keeps_each_words_review_counts_and_its_other_groups(rep
     repository.put_group(group_id=3, name="Shared", words=[verbs["words"][0], extra])
     repository.put_group(group_id=4, name="Also shared", words=[extra])
     repository.put_group(**verbs)
-    words = {word["id"]: word for word in repository._get_many(keys=[
+    words = {word["id"]: word for word in repository.table.get_many([
         {"PK": "WORD#1", "SK": "META"}, {"PK": "WORD#900", "SK": "META"}], consistent=True)}
     assert (words[1]["correct_count"], words[1]["wrong_count"], words[1]["group_ids"]) == (1, 1, {1, 3})
     assert words[900]["group_ids"] == {3, 4} and words[900]["correct_count"] == 0

@@ -9,9 +9,9 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import web
-from chalicelib.repository import StudyRepository
-from chalicelib.seed import GROUPS
+from chalicelib import runtime
+from chalicelib.store import StudyRepository
+from scripts.seed_data import GROUPS
 from conftest import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID, http_error, scan_items
 from scripts.local_stack import ROOT
 
@@ -282,7 +282,7 @@ def test_reset_wants_json_with_an_empty_body(api, seeded, dynamodb, table, body,
 
 
 def test_reset_is_refused_on_prod_unless_the_deployment_allows_it(backend, monkeypatch):
-    monkeypatch.setattr(web, "_repository", None)
+    runtime.reset_repository()
     with Client(app_module.app, stage_name="prod", project_dir=str(ROOT)) as client:
         response = client.http.post("/api/study-sessions/reset", body=b"",
                                     headers={"Content-Type": "application/json"})

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.store.table import TABLE_DEFINITION, TTL_ATTRIBUTE
 from conftest import STAGE
 from scripts.deploy import DeployError, parameters
 from scripts.local_stack import ROOT, stage_environment

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.repository import StudyRepository
-from chalicelib.seed import GROUPS
+from chalicelib.store import StudyRepository
+from scripts.seed_data import GROUPS
 from conftest import PORTAL_ORIGIN
 
 WORD_FIELDS = {"id", "kanji", "romaji", "english", "correct_count", "wrong_count"}

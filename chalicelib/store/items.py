@@ -1,8 +1,31 @@
-"""The table's items, built in one place: the repository writes them, and so does `make import`.
+"""The table's keys and items, built in one place: the repository writes them, and so does `make import`.
 
-Keys and indexes are laid out in chalicelib/table.py; every builder returns a plain dict (ints, strs, lists, sets)
-ready for TypeSerializer."""
+Keys and indexes are laid out in chalicelib/store/table.py; every builder returns a plain dict (ints, strs, lists,
+sets) ready for mapping.to_attributes."""
+import hashlib
+import secrets
+from datetime import datetime, timezone
 from typing import Any
+
+MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
+
+
+def new_session_id() -> int:
+    """Draw a random id in 1..2^53-1: unique without a counter item, exact in JavaScript."""
+    return secrets.randbelow(MAX_ID) + 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with an explicit offset and fixed width, so strings sort by time."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def epoch_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
 
 
 def padded(number: int) -> str:
@@ -28,6 +51,12 @@ def activity_key(study_activity_id: int) -> dict[str, str]:
 
 def session_key(session_id: int) -> dict[str, str]:
     return {"PK": f"SESSION#{session_id}", "SK": "META"}
+
+
+def idempotency_key(key: str, purpose: str = "CREATE_SESSION") -> dict[str, str]:
+    """The record of a client's Idempotency-Key for one kind of request (CREATE_SESSION or REVIEW)."""
+    # Hashed: a fixed-size key, and the client's string is never stored.
+    return {"PK": f"IDEMPOTENCY#{hashlib.sha256(key.encode()).hexdigest()}", "SK": purpose}
 
 
 def group_item(*, group_id: int, name: str, words_count: int) -> dict[str, Any]:
@@ -67,7 +96,7 @@ def session_item(*, session_id: int, group_id: int, group_name: str, study_activ
                  created_at: str, end_time: str | None = None,
                  word_counts: dict[int, tuple[int, int]] | None = None) -> dict[str, Any]:
     """A study session; word_counts ({word id: (correct, wrong)}) are its reviews' counts, from which its totals
-    follow. Times are RFC 3339 strings in UTC (repository.format_timestamp)."""
+    follow. Times are RFC 3339 strings in UTC (format_timestamp)."""
     word_counts = word_counts or {}
     item = {
         **session_key(session_id),

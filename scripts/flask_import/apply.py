@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Any, Callable, Container, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.items import (
+from chalicelib.store.items import (
     activity_item,
     activity_key,
     group_item,
@@ -48,15 +47,11 @@ from chalicelib.items import (
     word_item,
     word_key,
 )
-from chalicelib.repository import (
-    MAX_ID,
-    DatabaseBusyError,
-    DatabaseUnavailableError,
-    StudyRepository,
-    format_timestamp,
-    word_from_item,
-)
-from chalicelib.table import LISTS_INDEX
+from chalicelib.store import StudyRepository
+from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
+from chalicelib.store.items import MAX_ID, format_timestamp
+from chalicelib.store.mapping import word_from_item
+from chalicelib.store.dynamo import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, chunks
 
 # The original schema's tables and the columns the import reads from each.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -70,9 +65,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
 _WORKERS = 8
-_BATCH_ATTEMPTS = 4  # of a whole batch, each retrying its unprocessed items itself (repository._write_batch)
+_BATCH_ATTEMPTS = 4  # of a whole batch, each retrying its unprocessed items itself (Table.put_items, delete_keys)
 _PROGRESS_FROM = 1000  # items; fewer go by without progress lines
-_serializer = TypeSerializer()
 
 Key = tuple[str, str]
 Report = Callable[[str], None]
@@ -436,10 +430,10 @@ def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinf
     # In an order that any interruption leaves findable by the next run: a stale review goes while its session
     # still differs from the file (the next run looks again); a review is written after its session (the reset
     # finds reviews through their sessions); what the file lacks is listed afresh by every run.
-    steps = [_deletes(stale_reviews), _puts(before_reviews), _puts(reviews), _deletes(not_in_file)]
+    steps = [("delete", _keys(stale_reviews)), ("put", before_reviews), ("put", reviews), ("delete", _keys(not_in_file))]
     try:
-        for requests in steps:
-            _write(repository, requests=requests, progress=progress)
+        for kind, items in steps:
+            _write(repository, kind=kind, items=items, progress=progress)
     except (DatabaseBusyError, DatabaseUnavailableError, BotoCoreError, ClientError) as exc:
         raise ImportInterruptedError(
             f"DynamoDB failed after {progress.done:,} of {progress.total:,} writes ({exc}): run the same command "
@@ -451,12 +445,8 @@ def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinf
                          seconds=time.monotonic() - started, warnings=plan.warnings)
 
 
-def _puts(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"PutRequest": {"Item": _attributes(item)}} for item in items]
-
-
-def _deletes(keys: list[Key]) -> list[dict[str, Any]]:
-    return [{"DeleteRequest": {"Key": _attributes({"PK": pk, "SK": sk})}} for pk, sk in keys]
+def _keys(keys: list[Key]) -> list[dict[str, str]]:
+    return [{"PK": pk, "SK": sk} for pk, sk in keys]
 
 
 def _refuse_foreign_sessions(repository: StudyRepository, *, session_ids: set[int]) -> None:
@@ -493,8 +483,7 @@ def _catalog_not_in_file(repository: StudyRepository, *, plan: _Plan) -> list[Ke
 
 def _listed_ids(repository: StudyRepository, *, kind: str) -> set[int]:
     """The ids of every item of a kind (GROUP, WORD, ACTIVITY, SESSION), from the index that lists them."""
-    items = repository._query_all(IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
-                                  ExpressionAttributeValues={":kind": {"S": kind}}, ProjectionExpression="PK")
+    items = repository.table.list_kind(kind, ProjectionExpression="PK")
     return {int(item["PK"].partition("#")[2]) for item in items}
 
 
@@ -512,8 +501,7 @@ def _stale_reviews(repository: StudyRepository, *, plan: _Plan, stored: dict[Key
 
 
 def _partition(repository: StudyRepository, *, partition: str) -> list[dict[str, Any]]:
-    return repository._query_all(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": partition}},
-                                 ProjectionExpression="PK, SK", ConsistentRead=True)
+    return repository.table.partition(partition, consistent=True, projection="PK, SK")
 
 
 def _verify(repository: StudyRepository, *, plan: _Plan, stored: dict[Key, dict[str, Any]], written: list[Key],
@@ -606,10 +594,8 @@ def import_words(*, repository: StudyRepository, words: list[dict[str, Any]], gr
         warnings.append(f"{len(named)} groups are named {group_name!r} (ids {_ids(named)}): using group {named[0]}")
     group_id = named[0] if named else max((group["id"] for group in groups), default=0) + 1
     fields = ("id", "kanji", "romaji", "english")
-    stored_words = repository._query_all(
-        IndexName=LISTS_INDEX, KeyConditionExpression="GSI2PK = :kind",
-        ExpressionAttributeValues={":kind": {"S": "WORD"}},
-        ProjectionExpression=", ".join(f"#{name}" for name in fields),
+    stored_words = repository.table.list_kind(
+        "WORD", ProjectionExpression=", ".join(f"#{name}" for name in fields),
         ExpressionAttributeNames={f"#{name}": name for name in fields})
     ids_by_text: dict[tuple[str, str, str], int] = {}
     for item in sorted(stored_words, key=lambda item: int(item["id"])):
@@ -648,8 +634,7 @@ def import_words(*, repository: StudyRepository, words: list[dict[str, Any]], gr
 
 def _group_words(repository: StudyRepository, *, group_id: int) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     """A group's item ({} if none) and its members' words by id, read consistently."""
-    items = repository._query_all(KeyConditionExpression="PK = :pk", ConsistentRead=True,
-                                  ExpressionAttributeValues={":pk": {"S": f"GROUP#{group_id}"}})
+    items = repository.table.partition(f"GROUP#{group_id}", consistent=True)
     group = next((item for item in items if item["SK"] == "META"), {})
     words = [word_from_item(item) for item in items if item["SK"].startswith("WORD#")]
     return group, {word["id"]: word for word in words}
@@ -687,21 +672,23 @@ def _read_items(repository: StudyRepository, *, keys: list[Key], report: Report,
     progress = _Progress(report=report, total=len(keys), what=what, every=0.25)
 
     def read(chunk: list[Key]) -> list[dict[str, Any]]:
-        found = repository._get_many(keys=[{"PK": pk, "SK": sk} for pk, sk in chunk], consistent=True)
+        found = repository.table.get_many([{"PK": pk, "SK": sk} for pk, sk in chunk], consistent=True)
         progress.add(len(chunk))
         return found
 
-    found = _in_parallel(read, [keys[start:start + 100] for start in range(0, len(keys), 100)])
+    found = _in_parallel(read, chunks(keys, BATCH_GET_LIMIT))
     return {_key(item): item for chunk in found for item in chunk}
 
 
-def _write(repository: StudyRepository, *, requests: list[dict[str, Any]], progress: _Progress) -> None:
-    """BatchWriteItem in batches of 25, in parallel; a batch DynamoDB keeps leaving unprocessed is sent again
-    after a pause (puts and deletes may be repeated)."""
+def _write(repository: StudyRepository, *, kind: str, items: list[dict[str, Any]], progress: _Progress) -> None:
+    """Puts (items) or deletes (keys), BATCH_WRITE_LIMIT a request, in parallel; a batch DynamoDB keeps leaving
+    unprocessed is sent again after a pause (puts and deletes may be repeated)."""
+    send = repository.table.put_items if kind == "put" else repository.table.delete_keys
+
     def write(batch: list[dict[str, Any]]) -> None:
         for attempt in range(_BATCH_ATTEMPTS):
             try:
-                repository._write_batch(batch)
+                send(batch)
                 break
             except DatabaseBusyError:
                 if attempt == _BATCH_ATTEMPTS - 1:
@@ -709,11 +696,7 @@ def _write(repository: StudyRepository, *, requests: list[dict[str, Any]], progr
                 time.sleep(2 ** attempt)
         progress.add(len(batch))
 
-    _in_parallel(write, [requests[start:start + 25] for start in range(0, len(requests), 25)])
-
-
-def _attributes(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in item.items()}
+    _in_parallel(write, chunks(items, BATCH_WRITE_LIMIT))
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:
