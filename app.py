@@ -10,7 +10,7 @@ Routes live by area in chalicelib/*_routes.py:
 Every path also answers the browser's CORS preflight (OPTIONS), below."""
 import gc
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from chalice import Chalice, Response
 from chalice.app import Request
@@ -18,8 +18,8 @@ from chalice.app import Request
 from chalicelib.catalog_routes import catalog
 from chalicelib.dashboard_routes import dashboard
 from chalicelib.logs import log_json_to_stdout, request_id
-from chalicelib.sessions_routes import sessions
 from chalicelib.runtime import dynamodb_usage
+from chalicelib.sessions_routes import sessions
 from chalicelib.web import allowed_origin, current_request, error_response
 from chalicelib.words_routes import words
 

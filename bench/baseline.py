@@ -7,14 +7,14 @@ to one call: GetItem group, GetItem activity, UpdateItem ADD on a counter item (
 create writes), PutItem the session, then GetItem session, group and activity for the joined answer. Seven requests;
 `make bench` measures it beside the app's route. Its items (`BASELINE#...`) are no part of the app's data."""
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from chalice import Chalice, Response
 
-from chalicelib.store.items import activity_key, group_key
 from chalicelib.runtime import BOTO_CONFIG
+from chalicelib.store.items import activity_key, group_key
 
 app = Chalice(app_name="baseline")
 COUNTER_KEY = {"PK": {"S": "BASELINE#COUNTER"}, "SK": {"S": "study_sessions"}}
@@ -54,7 +54,7 @@ def create_study_session() -> Response:
     get_client().put_item(TableName=table, Item={
         **session_key, "id": {"N": str(session_id)}, "group_id": {"N": str(group_id)},
         "study_activity_id": {"N": str(activity_id)},
-        "created_at": {"S": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}})
+        "created_at": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")}})
     # SQLite read its own write; here only a consistent read does.
     session = _get(session_key, consistent=True) or {}
     group = _get(_key(group_key(group_id))) or {}

@@ -32,11 +32,12 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from scripts.local_stack import (
@@ -381,11 +382,11 @@ class Bench:
         """The seed, 10 sessions of group 1 (the first 5 with reviews of words 1-3) and the floors' items."""
         import boto3
 
-        from chalicelib.store.items import session_key
-        from chalicelib.store import StudyRepository
-        from scripts.seed_data import load_seed
-        from chalicelib.store.table import create_table_if_missing
         from chalicelib.runtime import BOTO_CONFIG
+        from chalicelib.store import StudyRepository
+        from chalicelib.store.items import session_key
+        from chalicelib.store.table import create_table_if_missing
+        from scripts.seed_data import load_seed
 
         setup = boto3.client("dynamodb")
         create_table_if_missing(setup, table_name=TABLE)
@@ -878,7 +879,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.calls < 1 or args.cold_runs < 1:
         parser.error("--calls and --cold-runs must be at least 1")
-    started_at, started = datetime.now(timezone.utc), time.monotonic()
+    started_at, started = datetime.now(UTC), time.monotonic()
     isolate_aws()
     work = LOCAL_DIR / f"bench-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """An in-process cache of reference data, so a warm Lambda does not re-read what only seeding or an import changes."""
 import threading
 import time
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 REFERENCE_SECONDS = 60.0  # how stale a cached name or word text may be (docs/design.md, "The reference cache")
 REFERENCE_ENTRIES = 20_000  # groups, activities, words and live sessions' groups; a few MB at most

@@ -3,8 +3,9 @@ origin check, and the one mapping from the data layer's named errors to HTTP sta
 import functools
 import logging
 import os
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Response
 from chalice.app import Request

@@ -42,7 +42,8 @@ def list_group_words(group_id: str) -> Response:
     listed, total = get_repository().list_group_words(
         group_id=the_group_id, sort_by=query_choice("sort_by", WORD_SORTS, "kanji"), descending=query_descending(),
         page=page, per_page=GROUP_WORDS_PER_PAGE)
-    return json_response({"words": listed, "total_pages": total_pages(total, GROUP_WORDS_PER_PAGE), "current_page": page})
+    return json_response({"words": listed, "total_pages": total_pages(total, GROUP_WORDS_PER_PAGE),
+                          "current_page": page})
 
 
 @words.route("/groups/{group_id}/words/raw", methods=["GET"])

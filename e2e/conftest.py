@@ -5,15 +5,17 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse, urlsplit
 
 import boto3
 import pytest
 
+from scripts.aws_env import placeholder_aws
 from scripts.dev import start_dev_server, stop_dev_server
 from scripts.local_stack import (
     LOCAL_TABLE,
@@ -123,10 +125,8 @@ def _make(target: str, *, env: dict[str, str], **variables: str) -> None:
 
 def _emulator_environment(endpoint_url: str, home: Path) -> dict[str, str]:
     """The AWS CLI's environment for the emulator: its endpoint, its root credentials, none of the caller's."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-            "AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "AWS_ENDPOINT_URL": endpoint_url,
+            **placeholder_aws(credentials="test")}
 
 
 @pytest.fixture(scope="session")

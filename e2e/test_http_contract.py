@@ -5,15 +5,16 @@ relative changes, so a shared table's other data does not matter; reset runs las
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
 from e2e.conftest import VALID, Answer, Target, send
+from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
 
 PORTAL_ORIGIN = "http://localhost:5173"  # allowed by the dev and local stages
 TUTOR_ORIGIN = "http://localhost:8080"  # the Typing Tutor's; allowed by the dev and local stages too
@@ -257,7 +258,7 @@ def test_a_new_session_reads_back_by_id_with_no_reviews_and_its_start_as_end_tim
     session = new_session(target)
     body = answered(call(target, "GET", f"/study_sessions/{session['id']}"), 200)
     assert body == session
-    assert SESSION_FIELDS <= set(body)
+    assert set(body) >= SESSION_FIELDS
     assert (body["review_items_count"], body["end_time"], body["activity_id"]) == (0, body["start_time"], 1)
 
 
@@ -296,7 +297,7 @@ def test_an_activitys_sessions_page_lists_its_new_session_first(target):
     assert (body["total"], body["page"], body["per_page"]) == (before["total"] + 1, 1, 5)
     assert body["total_pages"] == -(-body["total"] // 5)
     assert as_listed(body["items"][0]) == as_listed(session)
-    assert all(SESSION_FIELDS <= set(item) and item["activity_id"] == 1 for item in body["items"])
+    assert all(set(item) >= SESSION_FIELDS and item["activity_id"] == 1 for item in body["items"])
 
 
 @pytest.mark.parametrize("correct", [True, False], ids=["correct", "wrong"])
@@ -488,7 +489,7 @@ def test_the_group_page_lists_its_sessions_10_a_page_newest_first_or_sorted_by_a
     assert {session["id"] for session in sessions} == ids and len(sessions) >= 13
     assert [as_listed(session) for session in sessions[:2]] == [
         as_listed(newer), {**as_listed(older), "review_items_count": 2, "end_time": logged["reviews"][0]["created_at"]}]
-    assert all(SESSION_FIELDS <= set(session) and (session["group_id"], session["group_name"], session["activity_id"])
+    assert all(set(session) >= SESSION_FIELDS and (session["group_id"], session["group_name"], session["activity_id"])
                == (2, "Core Adjectives", 1) for session in sessions)
     assert in_order([session["start_time"] for session in sessions], "desc")
     for (sort_by, field), order in zip(GROUP_SESSION_SORTS.items(), ("asc", "desc", "desc")):
@@ -555,7 +556,7 @@ def test_the_dashboard_shows_the_newest_session_with_its_reviews_and_figures_the
     correct, reviewed = sum(c for c, _ in counts), sum(c + w for c, w in counts)
     sessions = [item for (partition, sort_key), item in stored(target).items()
                 if partition.startswith("SESSION#") and sort_key == "META"]
-    month_ago = (datetime.now(timezone.utc) - timedelta(days=30)).date().isoformat()
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
     assert {name: value for name, value in stats.items() if name != "success_rate"} == {
         "total_vocabulary": len(counts),
         "total_words_studied": sum(1 for c, w in counts if c + w),

@@ -74,7 +74,7 @@ def add_bytecode(zipped: Path) -> None:
 
 
 # An origin is scheme://host[:port], nothing after it; infra/template.yaml's AllowedPattern for CorsAllowOrigins says
-# the same (tests/test_template.py checks them against each other), so a bad value stops here, before any upload.
+# the same (tests/tools/test_template.py checks them against each other), so a bad value stops here, before any upload.
 ORIGIN = re.compile(r"https?://[^,\s/]+")
 
 

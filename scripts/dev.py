@@ -3,6 +3,7 @@
 SIGINT or SIGTERM, once or repeatedly, to this script or to its whole process group (make's included), stops
 both servers: the signal handler only records the request, and the shutdown below always runs to its end."""
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scripts.aws_env import scrubbed_environment
 from scripts.local_stack import (
     LOCAL_DIR,
     LOCAL_TABLE,
@@ -84,16 +86,6 @@ def wait_for_http(port: int, process: subprocess.Popen, stop: StopRequest | None
         raise LocalServerError(f"chalice local did not answer on port {port} within {timeout:.0f} s")
 
 
-def _local_aws_environment(*, dynamodb_port: int, table: str) -> dict[str, str]:
-    """The caller's environment without its AWS identity (placeholders that ministack accepts instead), pointed at
-    the local DynamoDB server and table."""
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN") and
-           not name.startswith("AWS_ENDPOINT_URL")}
-    return {**env, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-            **local_environment(dynamodb_port=dynamodb_port, table=table)}
-
-
 def start_chalice_local(*, port: int, dynamodb_port: int, table: str, log_path: Path | None = None
                         ) -> subprocess.Popen:
     """`chalice local --stage local` on 127.0.0.1:port, against the given local DynamoDB server and table; its
@@ -107,7 +99,8 @@ def start_chalice_local(*, port: int, dynamodb_port: int, table: str, log_path: 
              "--no-autoreload"],
             cwd=ROOT, start_new_session=True, stdin=subprocess.DEVNULL,
             stdout=log if log_path else None, stderr=subprocess.STDOUT if log_path else None,
-            env=_local_aws_environment(dynamodb_port=dynamodb_port, table=table))
+            # The caller's environment without its AWS settings, pointed at the local DynamoDB server and table.
+            env=scrubbed_environment(**local_environment(dynamodb_port=dynamodb_port, table=table)))
 
 
 def stop_chalice_local(process: subprocess.Popen) -> None:
@@ -123,10 +116,8 @@ def stop_chalice_local(process: subprocess.Popen) -> None:
 
 def _say(message: str, *, error: bool = False) -> None:
     """Print a line; a terminal that has gone away (SIGHUP) must not cut the shutdown short."""
-    try:
+    with contextlib.suppress(OSError):
         print(message, file=sys.stderr if error else sys.stdout, flush=True)
-    except OSError:
-        pass
 
 
 def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> int:
@@ -172,7 +163,7 @@ def start_dev_server(*, port: int, dynamodb_port: int, data_dir: Path, log_path:
     folder, its output to log_path; return once it is ready. For tests: a running `make dev` stays untouched."""
     command = ["make", "--no-print-directory", "-C", str(ROOT), "dev", f"PORT={port}",
                f"DYNAMODB_PORT={dynamodb_port}", f"ARGS=--data-dir {data_dir}"]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env = scrubbed_environment()
     # A file, not a pipe: a pipe nobody reads fills up with access-log lines and then blocks the server.
     with open(log_path, "ab") as log:
         offset = log.tell()  # a restart appends to the same log: look for "ready" only in its own lines

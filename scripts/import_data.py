@@ -3,14 +3,17 @@ server if `make dev` is not running, or into a deployed stack's table (STACK=); 
 (WORDS= GROUP=) into a group. Running it again changes nothing. scripts/flask_import/ has the rules."""
 import argparse
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.store import StudyRepository
+from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
+from chalicelib.store.table import create_table_if_missing
 from scripts.flask_import import (
     ForeignSessionsError,
     ImportInterruptedError,
@@ -24,9 +27,6 @@ from scripts.flask_import import (
     read_seed_words,
     time_zone,
 )
-from chalicelib.store import StudyRepository
-from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
-from chalicelib.store.table import create_table_if_missing
 from scripts.local_stack import LOCAL_TABLE, LocalServerError, dynamodb_client
 from scripts.seed import local_endpoint, stack_table
 

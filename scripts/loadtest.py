@@ -21,7 +21,6 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from scripts.seed_data import GROUPS
 from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
 from scripts.local_stack import (
     LOCAL_DIR,
@@ -35,6 +34,7 @@ from scripts.local_stack import (
     wait_until_ready,
 )
 from scripts.seed import seed_table
+from scripts.seed_data import GROUPS
 
 SESSION_FIELDS = {"id", "group_id", "group_name", "study_activity_id", "activity_name", "created_at", "end_time",
                   "review_items_count"}
@@ -127,7 +127,7 @@ def audit(sent: list[Sent], before: dict[str, dict], after: dict[str, dict]) -> 
         "ids_shared_by_intents": len(answered) - len(set(answered)),
         "lost_sessions": len(set(answered) - set(sessions)),  # answered 201, not stored
         "orphan_sessions": len(set(sessions) - set(answered)),  # stored, never answered 201
-        "partial_sessions": sum(not SESSION_FIELDS <= set(item)
+        "partial_sessions": sum(not set(item) >= SESSION_FIELDS
                                 or item["group_name"] != GROUP_NAMES.get(item["group_id"])
                                 for item in sessions.values()),
         "key_records": len(records),

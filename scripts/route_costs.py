@@ -13,8 +13,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from moto import mock_aws
 
@@ -56,9 +57,9 @@ def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[s
     import app as app_module
     from chalicelib import runtime
     from chalicelib.store import StudyRepository
-    from scripts.seed_data import load_seed
     from chalicelib.store.table import create_table_if_missing
     from scripts.local_stack import ROOT
+    from scripts.seed_data import load_seed
 
     client = boto3.client("dynamodb")
     create_table_if_missing(client, table_name=TABLE)

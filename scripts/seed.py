@@ -4,14 +4,13 @@ DynamoDB server for the purpose if `make dev` is not running).
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.store import StudyRepository
-from scripts.seed_data import load_seed
 from chalicelib.store.table import create_table_if_missing
 from scripts.local_stack import (
     LOCAL_DIR,
@@ -26,6 +25,7 @@ from scripts.local_stack import (
     stop_ministack,
     wait_until_ready,
 )
+from scripts.seed_data import load_seed
 
 
 def seed_table(*, endpoint: str, table_name: str) -> str:

@@ -1,18 +1,17 @@
-"""Fixtures: every data test runs twice, on moto (in process) and on a ministack server on loopback."""
+"""Fixtures of every kind of test: every data test runs twice, on moto (in process) and on a ministack server on
+loopback; helpers they share are in tests/support/."""
 import io
 import json
 import logging
+import os
 import socket
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
-import botocore.loaders
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 from moto import mock_aws
 
@@ -20,46 +19,27 @@ import app as app_module
 from chalicelib import runtime
 from chalicelib.logs import JsonFormatter
 from chalicelib.store import StudyRepository
-from scripts.seed_data import load_seed
 from chalicelib.store.table import create_table_if_missing
-from scripts.local_stack import ROOT, free_port, stage_environment, start_ministack, stop_ministack, wait_until_ready
-
-STAGE = "dev"
-TABLE_NAME = stage_environment(STAGE)["TABLE_NAME"]
-PORTAL_ORIGIN = "http://localhost:5173"
-VALID = {"group_id": 1, "study_activity_id": 1}  # the seeded group 1 and activity 1
-JSON_FROM_PORTAL = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
-_deserializer = TypeDeserializer()
+from scripts.aws_env import is_caller_aws, placeholder_aws
+from scripts.local_stack import ROOT, free_port, start_ministack, stop_ministack, wait_until_ready
+from scripts.seed_data import load_seed
+from tests.support.dynamodb import new_session, scan_items
+from tests.support.portal import STAGE, TABLE_NAME, DevPlace
 
 
 @pytest.fixture(autouse=True)
 def aws_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test can reach real AWS: placeholder credentials, a fixed region, no profile or endpoint of the caller's."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
-                 "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if is_caller_aws(name)]:
+        monkeypatch.delenv(name)
     empty = tmp_path_factory.getbasetemp() / "empty-aws-config"
     empty.touch()
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name, value in placeholder_aws(credentials="testing", config_file=str(empty)).items():
+        monkeypatch.setenv(name, value)
     # A fresh default session per test, so event handlers a test registers die with it.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setattr(boto3, "setup_default_session",
                         lambda **kwargs: setattr(boto3, "DEFAULT_SESSION", new_session(**kwargs)))
-
-
-_LOADER = botocore.loaders.create_loader()
-
-
-def new_session(**kwargs: Any) -> boto3.session.Session:
-    """A fresh boto3 session reading the service models through the run's one loader: each new loader parses
-    them again, which made every client cost 50-100 ms, most of the setup time of a test."""
-    session = boto3.session.Session(**kwargs)
-    session._session.register_component("data_loader", _LOADER)
-    return session
 
 
 @pytest.fixture(scope="session")
@@ -152,21 +132,6 @@ def app_log() -> Any:
         app_module.app.log.removeHandler(handler)
 
 
-def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The access-log lines among the app's log lines."""
-    return [line for line in lines if line["message"] == "request"]
-
-
-@dataclass(frozen=True)
-class DevPlace:
-    """Where a test's `make dev` runs: free ports and a data folder of its own, so a running `make dev` and its
-    data stay untouched."""
-    port: int
-    dynamodb_port: int
-    data_dir: Path
-    log_path: Path
-
-
 @pytest.fixture
 def dev_place(tmp_path: Path) -> DevPlace:
     return DevPlace(port=free_port(), dynamodb_port=free_port(), data_dir=tmp_path / "data",
@@ -213,14 +178,6 @@ def foreign_server(request: pytest.FixtureRequest) -> Any:
             thread.join()
 
 
-def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """Every item in the table as DynamoDB hands it back (numbers as Decimal), sorted by key (a Scan: tests only)."""
-    items = []
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
-        items += [{name: _deserializer.deserialize(value) for name, value in item.items()} for item in page["Items"]]
-    return sorted(items, key=lambda item: (item["PK"], item["SK"]))
-
-
 @pytest.fixture
 def stored_sessions(dynamodb: Any, table: str) -> Callable[[], list[dict[str, Any]]]:
     """Reads every session item in the table, straight from DynamoDB."""
@@ -249,50 +206,3 @@ def dynamodb_sends(botocore_events: Any) -> list[str]:
     return sends
 
 
-def fake_response(parsed: dict[str, Any], status_code: int = 200) -> tuple[AWSResponse, dict[str, Any]]:
-    """What a before-call handler returns to answer a call in DynamoDB's place."""
-    return AWSResponse(url="https://dynamodb.invalid", status_code=status_code, headers={}, raw=None), parsed
-
-
-def fake_error(code: str, status_code: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
-    """DynamoDB's answer with an error code, as botocore sees it once its own retries are spent."""
-    return fake_response({"Error": {"Code": code, "Message": f"injected {code}"}}, status_code)
-
-
-class _RawBody:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self._data
-
-
-def http_error(code: str, status_code: int = 400, **members: Any) -> AWSResponse:
-    """DynamoDB's HTTP answer with an error code, for a before-send handler: botocore parses it and retries as usual."""
-    body = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": f"injected {code}", **members}
-    return AWSResponse(url="https://dynamodb.invalid", status_code=status_code,
-                       headers={"Content-Type": "application/x-amz-json-1.0"}, raw=_RawBody(json.dumps(body).encode()))
-
-
-def intercept_sends(botocore_events: Any, operation: str, answer: Callable[[], AWSResponse],
-                    times: int | None = None) -> list[str]:
-    """Answer the app's next `times` HTTP requests for a DynamoDB operation (all if None) with answer(), which may
-    also raise (a timeout, say). botocore handles the answer as it would DynamoDB's, retries included.
-    Returns the list of intercepted requests, which grows as they happen."""
-    intercepted: list[str] = []
-
-    def handler(request: Any, **_: Any) -> AWSResponse | None:
-        if times is not None and len(intercepted) >= times:
-            return None
-        intercepted.append(operation)
-        # moto's own before-send handler runs even when an earlier one answered; it ignores unknown URLs.
-        request.url = "https://fault-injected.invalid/"
-        return answer()
-    botocore_events.register_first(f"before-send.dynamodb.{operation}", handler)
-    return intercepted
-
-
-def transaction_cancelled(*reason_codes: str) -> AWSResponse:
-    """TransactWriteItems' answer when DynamoDB cancels the transaction, with one reason per item."""
-    return http_error("TransactionCanceledException",
-                      CancellationReasons=[{"Code": code, "Message": f"injected {code}"} for code in reason_codes])

@@ -1,7 +1,8 @@
 """A small public helper over the one DynamoDB table: every request the data layer and the tools send goes through
 it, with DynamoDB's batch limits and the retry of what it leaves unprocessed named once."""
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from chalicelib.store.errors import DatabaseBusyError, database_errors
 from chalicelib.store.mapping import from_attributes, to_attributes

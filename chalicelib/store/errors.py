@@ -1,6 +1,6 @@
 """The data layer's named errors, and the one place DynamoDB's own errors become them."""
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError

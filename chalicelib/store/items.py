@@ -4,7 +4,7 @@ Keys and indexes are laid out in chalicelib/store/table.py; every builder return
 sets) ready for mapping.to_attributes."""
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript client reads exactly
@@ -16,12 +16,12 @@ def new_session_id() -> int:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with an explicit offset and fixed width, so strings sort by time."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def epoch_seconds(moment: datetime) -> int:

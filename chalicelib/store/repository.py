@@ -1,8 +1,9 @@
 """StudyRepository: the portal's verbs over its one table, each reading and writing through store.dynamo.Table."""
 import random
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.cache import ReferenceCache
 from chalicelib.store import catalog, idempotency, sessions
@@ -269,7 +270,7 @@ class StudyRepository:
             word_counts=[(int(word.get("correct_count", 0)), int(word.get("wrong_count", 0))) for word in words],
             sessions=[(datetime.fromisoformat(session["created_at"]).date(), int(session["group_id"]))
                       for session in sessions],  # stored in UTC
-            today=self._now().astimezone(timezone.utc).date())
+            today=self._now().astimezone(UTC).date())
 
     # --- reviews -----------------------------------------------------------------------------------------------
 

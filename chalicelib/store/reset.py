@@ -1,8 +1,9 @@
 """The Settings page's reset: every session and review deleted, every word's counts set back to 0."""
 import contextvars
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypedDict
+from typing import Any, TypedDict
 
 from chalicelib.store.dynamo import BATCH_WRITE_LIMIT, Table, chunks
 from chalicelib.store.errors import DatabaseBusyError

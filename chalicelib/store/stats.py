@@ -1,6 +1,7 @@
 """The dashboard's arithmetic, as pure functions of the words' counts and the sessions' days and groups."""
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Iterable, TypedDict
+from typing import TypedDict
 
 ACTIVE_GROUP_DAYS = 30  # the dashboard's active_groups: groups with a session on this many past days or today
 MASTERED_REVIEWS = 5  # a mastered word: reviewed at least 5 times, at least 4 in 5 (80%) correctly

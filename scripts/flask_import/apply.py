@@ -28,18 +28,24 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Container, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Callable, Container, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.store import StudyRepository
+from chalicelib.store.dynamo import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, chunks
+from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
 from chalicelib.store.items import (
+    MAX_ID,
     activity_item,
     activity_key,
+    format_timestamp,
     group_item,
     member_item,
     review_item,
@@ -47,11 +53,7 @@ from chalicelib.store.items import (
     word_item,
     word_key,
 )
-from chalicelib.store import StudyRepository
-from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
-from chalicelib.store.items import MAX_ID, format_timestamp
 from chalicelib.store.mapping import word_from_item
-from chalicelib.store.dynamo import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, chunks
 
 # The original schema's tables and the columns the import reads from each.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -137,7 +139,7 @@ class WordsSummary:
 def time_zone(*, name: str) -> tzinfo:
     """The zone the file's times are in: UTC, or an IANA name such as Europe/Berlin."""
     if name.upper() == "UTC":
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -412,7 +414,7 @@ def _plan(data: FlaskData, *, zone: tzinfo) -> _Plan:
 
 # --- importing ------------------------------------------------------------------------------------------------
 
-def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinfo = timezone.utc,
+def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinfo = UTC,
                     report: Report = lambda line: None) -> ImportSummary:
     """Make the table hold the file's groups, words, activities, sessions and reviews: write only what differs,
     then read it back and check the counts. report() gets progress lines."""
@@ -430,7 +432,8 @@ def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinf
     # In an order that any interruption leaves findable by the next run: a stale review goes while its session
     # still differs from the file (the next run looks again); a review is written after its session (the reset
     # finds reviews through their sessions); what the file lacks is listed afresh by every run.
-    steps = [("delete", _keys(stale_reviews)), ("put", before_reviews), ("put", reviews), ("delete", _keys(not_in_file))]
+    steps = [("delete", _keys(stale_reviews)), ("put", before_reviews), ("put", reviews),
+             ("delete", _keys(not_in_file))]
     try:
         for kind, items in steps:
             _write(repository, kind=kind, items=items, progress=progress)

@@ -1,13 +1,14 @@
 """The contract of POST /study_sessions, through Chalice's test client, on moto and on ministack."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalice.test import Client
 
 import app as app_module
 from chalicelib import runtime
-from conftest import PORTAL_ORIGIN, ROOT, VALID
+from scripts.local_stack import ROOT
+from tests.support.portal import PORTAL_ORIGIN, VALID
 
 MAX_ID = 2**53 - 1
 
@@ -21,7 +22,7 @@ def error_of(response) -> str:
 
 
 def test_create_session_returns_201_with_the_session_and_location(post_session, stored_sessions):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     response = post_session(VALID)
     assert response.status_code == 201
     assert response.headers["Content-Type"] == "application/json"
@@ -40,7 +41,7 @@ def test_create_session_returns_201_with_the_session_and_location(post_session, 
     assert f'"id":{body["id"]},' in response.body.decode()
     created = datetime.fromisoformat(body["created_at"])
     assert created.utcoffset() == timedelta(0) and body["created_at"].endswith("+00:00")
-    assert before - timedelta(seconds=1) <= created <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert before - timedelta(seconds=1) <= created <= datetime.now(UTC) + timedelta(seconds=1)
     [stored] = stored_sessions()
     assert stored["PK"] == f"SESSION#{body['id']}"
     assert {key: stored[key] for key in ("id", "group_id", "group_name", "study_activity_id", "activity_name",

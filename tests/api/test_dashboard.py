@@ -1,15 +1,15 @@
 """The Dashboard page: the newest session and the study figures, checked against a history the test builds through
 an injected clock; and that they never read a review. On moto and ministack."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chalicelib.store import StudyRepository
-from conftest import PORTAL_ORIGIN
+from tests.support.portal import PORTAL_ORIGIN
 
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
 def at(repository: StudyRepository, moment: datetime) -> StudyRepository:
@@ -25,7 +25,7 @@ def get(api: Any, path: str) -> tuple[int, Any]:
 
 
 def utc(month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(2026, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.fixture

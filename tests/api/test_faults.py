@@ -7,13 +7,8 @@ from chalice.test import Client
 
 import app as app_module
 from chalicelib import runtime
-from conftest import (
-    JSON_FROM_PORTAL,
-    PORTAL_ORIGIN,
-    ROOT,
-    STAGE,
-    VALID,
-    access_lines,
+from scripts.local_stack import ROOT, free_port
+from tests.support.dynamodb import (
     fake_error,
     fake_response,
     http_error,
@@ -21,7 +16,7 @@ from conftest import (
     scan_items,
     transaction_cancelled,
 )
-from scripts.local_stack import free_port
+from tests.support.portal import JSON_FROM_PORTAL, PORTAL_ORIGIN, STAGE, VALID, access_lines
 
 WITH_KEY = {**JSON_FROM_PORTAL, "Idempotency-Key": "fault-test"}
 ATTEMPTS = 3  # app._BOTO_CONFIG: standard retry mode, 3 attempts

@@ -4,7 +4,6 @@ nothing, whatever their path ids and query strings, and their sorted lists come 
 (or the defaults). FUZZ_EXAMPLES sets the examples per test (default 200)."""
 import base64
 import json
-import os
 from typing import Any
 from urllib.parse import quote
 
@@ -14,62 +13,23 @@ from hypothesis import strategies as st
 
 from chalicelib.store.items import MAX_ID
 from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST
-from scripts.seed_data import GROUPS
-from chalicelib.validation import (
-    InvalidRequestError,
-    PayloadTooLargeError,
-    UnsupportedMediaTypeError,
-    optional_idempotency_key,
-    parse_json_object,
-    require_id,
-)
 from chalicelib.web import MAX_PER_PAGE
-from conftest import PORTAL_ORIGIN, VALID, scan_items
+from scripts.seed_data import GROUPS
+from tests.support.dynamodb import scan_items
+from tests.support.portal import PORTAL_ORIGIN, VALID
+from tests.support.strategies import (
+    EXAMPLES,
+    bodies,
+    content_types,
+    corrupt,
+    extra_headers,
+    idempotency_keys,
+    ids,
+    json_values,
+    mostly,
+)
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 ANSWERS = {201, 400, 404, 413, 415, 422}
-
-def mostly(usual: st.SearchStrategy, unusual: st.SearchStrategy) -> st.SearchStrategy:
-    """usual three times in four, so most examples get past the first checks and deep into the code."""
-    return st.integers(min_value=0, max_value=3).flatmap(lambda n: unusual if n == 3 else usual)
-
-
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12)
-ids = mostly(st.integers(min_value=1, max_value=3),  # groups 1 and 2 and activity 1 exist; 3 does not
-             st.sampled_from([0, -1, MAX_ID, MAX_ID + 1, True, False, None, 1.0, "1"]) | json_values)
-session_objects = st.fixed_dictionaries(
-    {"group_id": ids, "study_activity_id": ids},
-    optional={"note": json_values, "group_name": json_values, "id": json_values})
-
-
-def _corrupt(data: tuple[bytes, int, bytes]) -> bytes:
-    body, position, junk = data
-    position %= max(len(body), 1)
-    return body[:position] + junk + body[position + 1:]
-
-
-valid_json_bytes = session_objects.map(lambda obj: json.dumps(obj).encode())
-bodies = mostly(valid_json_bytes, st.one_of(
-    json_values.map(lambda value: json.dumps(value).encode()),
-    st.tuples(valid_json_bytes, st.integers(min_value=0), st.binary(max_size=3)).map(_corrupt),
-    st.binary(max_size=200),
-    st.text(max_size=200).map(lambda text: text.encode("utf-8", "surrogatepass")),
-))
-content_types = mostly(
-    st.sampled_from(["application/json", "application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\""]),
-    st.sampled_from(["application/json; charset=latin-1", "text/plain", "application/json, text/plain",
-                     "multipart/form-data; boundary=x", "application/jsonx", ""])
-    | st.text(max_size=40)
-    | st.none())  # no Content-Type header at all
-printable_ascii = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
-idempotency_keys = mostly(st.none() | st.sampled_from(["retry-1", "retry-2"]),
-                          st.text(printable_ascii, min_size=1, max_size=40) | st.text(max_size=300))
-header_names = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,20}", fullmatch=True)
-extra_headers = st.dictionaries(header_names, st.text(max_size=40), max_size=4)
 
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                          # The table fixture is shared by all examples on purpose: each compares before and after.
@@ -113,35 +73,6 @@ def test_any_request_gets_201_or_a_4xx_json_error_and_a_4xx_writes_nothing(
         assert len(new) <= 2  # the session, and the key's record if a key was sent; a replay adds nothing
 
 
-@settings(max_examples=EXAMPLES * 10, deadline=None)
-@given(body=bodies | st.integers(min_value=65_000, max_value=66_000).map(lambda size: b"{" + b" " * size + b"}"),
-       content_type=content_types)
-def test_parsing_any_body_returns_an_object_or_raises_a_named_error(body, content_type):
-    try:
-        payload = parse_json_object(body=body, content_type=content_type)
-    except (UnsupportedMediaTypeError, PayloadTooLargeError, InvalidRequestError) as exc:
-        assert str(exc)
-        return
-    assert isinstance(payload, dict)
-    for field in ("group_id", "study_activity_id"):
-        try:
-            value = require_id(payload, field)
-        except InvalidRequestError:
-            continue
-        assert type(value) is int and 1 <= value <= MAX_ID
-
-
-@settings(max_examples=EXAMPLES * 10, deadline=None)
-@given(key=st.text(max_size=300))
-def test_an_idempotency_key_is_accepted_exactly_when_it_is_1_to_255_printable_ascii(key):
-    valid = 1 <= len(key) <= 255 and all(32 <= ord(char) <= 126 for char in key)
-    if valid:
-        assert optional_idempotency_key(key) == key
-    else:
-        with pytest.raises(InvalidRequestError):
-            optional_idempotency_key(key)
-
-
 REVIEW_ANSWERS = {201, 400, 404, 409, 413, 415, 422}
 GET_ANSWERS = {200, 400, 404}
 # The review test scans the table after every request, which costs moto about 0.1 s an example, so it runs half
@@ -173,7 +104,7 @@ review_objects = mostly(singles | batches, st.builds(lambda single, batch: {**si
 valid_review_bytes = review_objects.map(lambda obj: json.dumps(obj).encode())
 review_bodies = mostly(valid_review_bytes, st.one_of(
     json_values.map(lambda value: json.dumps(value).encode()),
-    st.tuples(valid_review_bytes, st.integers(min_value=0), st.binary(max_size=3)).map(_corrupt),
+    st.tuples(valid_review_bytes, st.integers(min_value=0), st.binary(max_size=3)).map(corrupt),
     st.binary(max_size=200),
     st.integers(min_value=65_000, max_value=66_000).map(lambda size: b'{"word_id": 1,' + b" " * size
                                                         + b'"correct": true}'),

@@ -3,14 +3,15 @@ import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib import runtime
 from chalicelib.store import StudyRepository
 from chalicelib.store.errors import IdempotencyKeyReusedError
-from conftest import PORTAL_ORIGIN, VALID, intercept_sends, scan_items, transaction_cancelled
+from tests.support.dynamodb import intercept_sends, scan_items, transaction_cancelled
+from tests.support.portal import PORTAL_ORIGIN, VALID
 
 DAY = 24 * 60 * 60
 
@@ -204,7 +205,7 @@ def fixed_clock(moment: datetime):
 
 
 def test_a_key_answers_its_first_request_for_24_hours_then_starts_a_new_session(dynamodb, table, seeded):
-    start = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
     def create_at(moment: datetime) -> dict:
         repository = StudyRepository(client=dynamodb, table_name=table, now=fixed_clock(moment))

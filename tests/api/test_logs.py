@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from conftest import VALID, access_lines, http_error, intercept_sends
+from tests.support.dynamodb import http_error, intercept_sends
+from tests.support.portal import VALID, access_lines
 
 ACCESS_FIELDS = {"time", "level", "logger", "request_id", "message", "method", "path", "status", "latency_ms",
                  "dynamodb_requests", "dynamodb_capacity"}

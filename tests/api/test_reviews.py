@@ -2,15 +2,16 @@
 ministack: what is stored, what is refused, and that nothing is written for a refusal."""
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from test_idempotency import resend_once_after_success
 
 from chalicelib.store import StudyRepository
 from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST
-from conftest import JSON_FROM_PORTAL, http_error, intercept_sends, scan_items, transaction_cancelled
-from test_idempotency import resend_once_after_success
+from tests.support.dynamodb import http_error, intercept_sends, scan_items, transaction_cancelled
+from tests.support.portal import JSON_FROM_PORTAL
 
 TUTOR = {"Content-Type": "application/json", "Origin": "http://localhost:8080"}
 
@@ -257,7 +258,7 @@ def test_a_key_taken_by_a_concurrent_repeat_answers_the_repeats_reviews(backend,
 
 
 def test_a_review_retried_after_a_conflict_is_logged_at_the_retrys_time(seeded, dynamodb, table):
-    ticks = iter([datetime(2026, 11, 27, 12, 0, second, tzinfo=timezone.utc) for second in range(10)])
+    ticks = iter([datetime(2026, 11, 27, 12, 0, second, tzinfo=UTC) for second in range(10)])
     repository = StudyRepository(client=dynamodb, table_name=table, now=lambda: next(ticks))
     session = seeded.create_session(group_id=1, study_activity_id=1)
     conflicts = intercept_sends(dynamodb.meta.events, "TransactWriteItems",

@@ -2,7 +2,7 @@
 list), their pagination, the reset, preflights on every route, and that no route scans; on moto and ministack."""
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +11,10 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import runtime
 from chalicelib.store import StudyRepository
-from scripts.seed_data import GROUPS
-from conftest import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID, http_error, scan_items
 from scripts.local_stack import ROOT
+from scripts.seed_data import GROUPS
+from tests.support.dynamodb import http_error, scan_items
+from tests.support.portal import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID
 
 SESSION_FIELDS = {"id", "group_id", "group_name", "activity_id", "activity_name", "start_time", "end_time",
                   "review_items_count"}
@@ -28,7 +29,7 @@ def get(api: Any, path: str, origin: str = PORTAL_ORIGIN) -> tuple[int, Any]:
 
 def create_sessions(repository: StudyRepository, count: int, *, group_id: int = 1) -> list[dict[str, Any]]:
     """`count` sessions, a second apart, oldest first (a clock that moves one second per session)."""
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     clock = iter(start + timedelta(seconds=index) for index in range(count))
     timed = StudyRepository(client=repository.client, table_name=repository.table_name, now=lambda: next(clock))
     return [timed.create_session(group_id=group_id, study_activity_id=1) for _ in range(count)]
@@ -73,7 +74,7 @@ def test_unknown_ids_are_404_naming_what_is_missing(api, path, message):
     "/api/study-sessions?page=0", "/api/study-sessions?page=x", "/api/study-sessions?per_page=101",
     "/api/study-sessions?per_page=-1", "/api/study-activities/1/sessions?page=1.5", "/study_sessions?limit=0",
     "/study_sessions?limit=101", "/study_sessions?cursor=nonsense", "/study_sessions?cursor=WyJ4IiwxXQ",
-    # found by tests/test_fuzz.py: leading zeros past the maximum, and a cursor nested past the recursion limit
+    # found by tests/api/test_fuzz.py: leading zeros past the maximum, and a cursor nested past the recursion limit
     "/study_sessions?limit=000000000000000000101", "/api/study-sessions?per_page=0000000000000000000101",
     "/study_sessions?cursor=" + base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("="),
     "/study_sessions/" + "9" * 5000, "/api/study-activities/" + "9" * 17,  # past int()'s digit limit; 17 digits

@@ -1,14 +1,14 @@
 """The Word Groups, Group, Words and Word pages: sorting by every column, paging, counts kept in one place, 404s and
 400s; on moto and ministack."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.store import StudyRepository
 from scripts.seed_data import GROUPS
-from conftest import PORTAL_ORIGIN
+from tests.support.portal import PORTAL_ORIGIN
 
 WORD_FIELDS = {"id", "kanji", "romaji", "english", "correct_count", "wrong_count"}
 
@@ -147,7 +147,7 @@ def test_the_words_page_lists_the_whole_vocabulary_fifty_a_page(api, seeded):
 
 
 def test_the_groups_sessions_are_newest_first_and_sort_by_each_column(api, seeded):
-    start = datetime(2026, 5, 1, 9, tzinfo=timezone.utc)
+    start = datetime(2026, 5, 1, 9, tzinfo=UTC)
     sessions = [timed(seeded, start + timedelta(hours=hour)).create_session(group_id=1, study_activity_id=1)
                 for hour in range(12)]
     timed(seeded, start + timedelta(days=1)).log_reviews(session_id=sessions[3]["id"], reviews=[(1, True)] * 3)

@@ -4,12 +4,13 @@ import json
 from typing import Any
 
 import pytest
+from test_idempotency import headers_with_key
+from test_reviews import TUTOR, review, stored
 
 from chalicelib.cache import ReferenceCache
 from chalicelib.store import StudyRepository
-from conftest import VALID, scan_items
-from test_idempotency import headers_with_key
-from test_reviews import TUTOR, review, stored
+from tests.support.dynamodb import scan_items
+from tests.support.portal import VALID
 
 
 class Clock:

@@ -1,18 +1,18 @@
 """The repository and the key design, on moto and on ministack."""
 import itertools
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.store import StudyRepository
 from chalicelib.store.errors import GroupNotFoundError, SessionIdCollisionError, StudyActivityNotFoundError
 from chalicelib.store.mapping import session_from_item
-from scripts.seed_data import load_seed
 from chalicelib.store.table import ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX
+from scripts.seed_data import load_seed
 
 
-def ticking_clock(start: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)):
+def ticking_clock(start: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)):
     """A clock that moves one second per reading."""
     counter = itertools.count()
     return lambda: start + timedelta(seconds=next(counter))
@@ -68,7 +68,7 @@ def test_all_sessions_come_newest_first_from_a_query_on_the_all_sessions_index(d
 
 def test_session_timestamps_sort_as_strings_in_time_order(seeded):
     repository = StudyRepository(client=seeded.client, table_name=seeded.table_name, now=ticking_clock(
-        datetime(2026, 11, 27, 9, 59, 59, 999000, tzinfo=timezone.utc)))
+        datetime(2026, 11, 27, 9, 59, 59, 999000, tzinfo=UTC)))
     first, second = (repository.create_session(group_id=1, study_activity_id=1) for _ in range(2))
     assert first["created_at"] == "2026-11-27T09:59:59.999+00:00"
     assert second["created_at"] == "2026-11-27T10:00:00.999+00:00"

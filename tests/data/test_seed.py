@@ -1,5 +1,4 @@
 """The table definition and the seed data, on moto and on ministack."""
-from scripts.seed_data import GROUPS, load_seed
 from chalicelib.store.table import (
     ACTIVITY_SESSIONS_INDEX,
     ALL_SESSIONS_INDEX,
@@ -8,7 +7,8 @@ from chalicelib.store.table import (
     add_missing_indexes,
     create_table_if_missing,
 )
-from conftest import scan_items
+from scripts.seed_data import GROUPS, load_seed
+from tests.support.dynamodb import scan_items
 
 
 def test_create_table_if_missing_creates_the_keys_and_the_indexes_once(dynamodb, table):

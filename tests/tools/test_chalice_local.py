@@ -1,7 +1,8 @@
 """`make dev`'s `chalice local` wrapper over HTTP on loopback: what it answers for paths and methods no route has."""
 import http.client
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

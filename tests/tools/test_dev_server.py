@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from scripts.seed_data import GROUPS
 from scripts.dev import DEFAULT_PORT, port_taken_message, start_dev_server, stop_dev_server
 from scripts.local_stack import (
     LOCAL_TABLE,
@@ -23,6 +22,7 @@ from scripts.local_stack import (
     stop_ministack,
     wait_until_ready,
 )
+from scripts.seed_data import GROUPS
 
 STOPPED = "stopped chalice local and ministack"
 

@@ -11,6 +11,15 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.store import StudyRepository
+from chalicelib.store.items import (
+    activity_item,
+    group_item,
+    member_item,
+    review_item,
+    session_item,
+    word_item,
+)
 from scripts.flask_import import (
     ForeignSessionsError,
     ImportInterruptedError,
@@ -22,20 +31,11 @@ from scripts.flask_import import (
     read_seed_words,
     time_zone,
 )
-from chalicelib.store.items import (
-    activity_item,
-    group_item,
-    member_item,
-    review_item,
-    session_item,
-    word_item,
-)
-from chalicelib.store import StudyRepository
-from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
-from conftest import fake_response, http_error, scan_items
 from scripts.flask_sample import TYPING_TUTOR, sample_rows, write_database
 from scripts.import_data import main
 from scripts.local_stack import LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url
+from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
+from tests.support.dynamodb import fake_response, http_error, scan_items
 
 MOTO = pytest.mark.parametrize("backend", ["moto"], indirect=True)
 STACK = "study-portal-dev"
@@ -593,10 +593,10 @@ def flask_figures(path: Path) -> dict[str, Any]:
         studied = "FROM word_review_items wri JOIN study_sessions ss ON wri.study_session_id = ss.id"
         return {
             "groups": groups,
-            "group_words": {group_id: dict((word_id, (correct, wrong)) for word_id, correct, wrong in rows(
+            "group_words": {group_id: {word_id: (correct, wrong) for word_id, correct, wrong in rows(
                 "SELECT w.id, COALESCE(wr.correct_count, 0), COALESCE(wr.wrong_count, 0) FROM words w "
                 "JOIN word_groups wg ON w.id = wg.word_id LEFT JOIN word_reviews wr ON w.id = wr.word_id "
-                "WHERE wg.group_id = ?", group_id)) for group_id in groups},
+                "WHERE wg.group_id = ?", group_id)} for group_id in groups},
             "group_words_total": {group_id: one("SELECT COUNT(*) FROM word_groups WHERE group_id = ?", group_id)
                                   for group_id in groups},
             "group_sessions": {group_id: dict(rows(sessions_sql.format("WHERE ss.group_id = ?"), group_id))

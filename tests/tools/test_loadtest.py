@@ -8,7 +8,7 @@ import subprocess
 from scripts.dev import start_dev_server, stop_dev_server
 from scripts.loadtest import GROUP_NAMES, Sent, audit, failures
 from scripts.local_stack import LOCAL_DIR, LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url, port_in_use
-from conftest import scan_items
+from tests.support.dynamodb import scan_items
 
 SMALL_RUN = "--creates 60 --clients 10 --bursts 2"
 

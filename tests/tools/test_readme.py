@@ -5,7 +5,7 @@ import subprocess
 from app import app
 from scripts.dev import DEFAULT_PORT, start_dev_server, stop_dev_server
 from scripts.local_stack import LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url, free_port, port_in_use
-from conftest import scan_items
+from tests.support.dynamodb import scan_items
 
 README = (ROOT / "README.md").read_text()
 CURL_STATUS = re.compile(r"^(curl .*?)\s+# (\d{3})\b")

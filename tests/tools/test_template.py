@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from chalicelib.store.table import TABLE_DEFINITION, TTL_ATTRIBUTE
-from conftest import STAGE
 from scripts.deploy import DeployError, parameters
 from scripts.local_stack import ROOT, stage_environment
+from tests.support.portal import STAGE
 
 DEPLOYED_STAGES = ["dev", "prod"]
 # The DynamoDB operations the app calls, and the IAM actions each needs.

@@ -3,9 +3,9 @@ import json
 import subprocess
 import sys
 
-from chalicelib import runtime
 import pytest
 
+from chalicelib import runtime
 from scripts.local_stack import (
     DEFAULT_DYNAMODB_PORT,
     LOCAL_TABLE,
