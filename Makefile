@@ -16,8 +16,8 @@ BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
 .DEFAULT_GOAL := help
-.PHONY: help install local dev seed seed-stack import test e2e lint-template package deploy destroy loadtest costs \
-	bench clean
+.PHONY: help install local dev seed seed-stack import check test e2e lint-template package deploy destroy loadtest \
+	costs bench clean
 
 ## list the targets (this page)
 help:
@@ -69,8 +69,15 @@ import: local
 		$(if $(GROUP),--group '$(GROUP)') $(if $(TIMEZONE),--timezone '$(TIMEZONE)') \
 		$(if $(filter command line,$(origin STACK)),--stack '$(STACK)')
 
-## run every test: moto, ministack, make dev, template lint, e2e deploy (about 5 minutes)
-test: install lint-template
+## lint, format check, types and the unit tests: the inner loop (under a minute)
+check: local
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -m pytest -q tests/unit
+
+## make check, then every test: moto, ministack, make dev, template lint, e2e deploy (about 10 minutes)
+test: install check lint-template
 	$(PY) -m pytest
 
 ## deploy the dev stage into ministack, run the HTTP contract on it and on make dev, tear down
@@ -115,7 +122,7 @@ loadtest: local
 
 ## DynamoDB requests and capacity of each route (moto, ministack), and the reset of 1,000 sessions (about 20 s)
 costs: local
-	@$(PY) -m scripts.route_costs $(ARGS)
+	@$(PY) -m bench.costs $(ARGS)
 
 ## benchmark each route (DynamoDB requests, capacity, latency vs raw calls), cold start, package, memory (ARGS=)
 bench: local
