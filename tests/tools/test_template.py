@@ -2,6 +2,7 @@
 and the code zip."""
 import compileall
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def test_the_zip_holds_the_app_and_chalicelib_sources_each_with_bytecode_of_exac
     build, _ = packages[stage]
     with zipfile.ZipFile(build / "deployment.zip") as archive:
         files = {name: archive.read(name) for name in archive.namelist()}
-    sources = {f"chalicelib/{path.name}" for path in (ROOT / "chalicelib").glob("*.py")}
+    sources = {path.relative_to(ROOT).as_posix() for path in (ROOT / "chalicelib").rglob("*.py")}
     assert sources | {"app.py"} <= set(files)
     assert not any(name.startswith(("boto3/", "botocore/")) for name in files)
     runtime = templates[stage]["Resources"]["APIHandler"]["Properties"]["Runtime"]  # python3.11
@@ -85,6 +86,29 @@ def test_python_runs_the_packaged_bytecode_without_compiling_the_sources(package
     result = subprocess.run([sys.executable, "-c", "import app; print(app.app.app_name)"], cwd=tmp_path,
                             capture_output=True, text=True, env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""})
     assert (result.returncode, result.stdout) == (0, "study-portal\n"), result.stderr
+
+
+# What the Lambda imports, as Lambda imports it: from the unzipped package, its own files first on the path.
+_IMPORTED_FROM_PACKAGE = """
+import json, os, sys
+import app
+root = os.getcwd() + os.sep
+print(json.dumps(sorted(os.path.relpath(module.__file__, root) for module in list(sys.modules.values())
+                        if (getattr(module, "__file__", None) or "").startswith(root))))
+"""
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_zip_holds_exactly_the_modules_the_app_imports(packages, stage, tmp_path):
+    build, _ = packages[stage]
+    with zipfile.ZipFile(build / "deployment.zip") as archive:
+        archive.extractall(tmp_path)
+        packaged = {name for name in archive.namelist() if name.endswith(".py")}
+    result = subprocess.run([sys.executable, "-c", _IMPORTED_FROM_PACKAGE], cwd=tmp_path, capture_output=True,
+                            text=True, env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""}, check=True)
+    imported = set(json.loads(result.stdout))
+    assert "chalicelib/store/repository.py" in imported and "chalice/app.py" in imported
+    assert packaged == imported, f"packaged, never imported: {sorted(packaged - imported)}"
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
