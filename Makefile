@@ -130,4 +130,4 @@ bench: local
 
 ## remove the virtualenvs, build outputs, test scratch and make dev's saved data
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) .ministack .tmp .pytest_cache .hypothesis build
+	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) .ministack .tmp .pytest_cache .hypothesis .mypy_cache .ruff_cache build
