@@ -72,7 +72,7 @@ def draw(result: dict[str, Any], path: Path) -> None:
 
     sides = [("floor", result["cold_start_floor_ms"], result["cold_start_floor_process_ms"]),
              ("app", result["cold_start_ms"], result["cold_start_process_ms"])]
-    for y, (label, measured, process) in enumerate(sides):
+    for y, (_label, measured, process) in enumerate(sides):
         cold.barh(y, process, color=OTHER_COLOUR, height=0.6)
         cold.barh(y, measured, color=WRITE_COLOUR if y else READ_COLOUR, height=0.6)
         cold.text(measured / 2, y, f"{measured:.0f} ms", va="center", ha="center", fontsize=8, color="white")

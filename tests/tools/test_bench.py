@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 
 import app as app_module
+from bench.routes import COSTS, COSTS_AT_SCALE, ROWS
 from scripts.local_stack import LOCAL_DIR, ROOT
 
 NUMBERS = ("warm_post_ddb_requests", "cold_post_ddb_requests", "post_consumed_wcu", "post_consumed_rcu", "post_p50_ms",
@@ -22,6 +23,19 @@ TARGETS = {"warm_post_1_request", "cold_post_at_most_2_requests", "warm_review_1
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _served() -> set[tuple[str, str]]:
+    """Each (method, route) the app serves, as app.app.routes names it."""
+    return {(method, path) for path, methods in app_module.app.routes.items() for method in methods
+            if method != "OPTIONS"}
+
+
+def test_the_route_table_has_a_row_for_every_route_and_costs_calls_only_served_routes():
+    # The quick form of the check the bench run below makes on its report: a new route without a row fails here.
+    assert _served() <= {(row.method, row.resource) for row in ROWS}
+    assert {(row.method, row.resource) for row in COSTS + COSTS_AT_SCALE} <= _served()
+    assert all(row.what for row in COSTS + COSTS_AT_SCALE)  # make costs prints what each call is
 
 
 def test_a_small_bench_run_reports_every_figure_route_and_target(tmp_path):
@@ -44,9 +58,7 @@ def test_a_small_bench_run_reports_every_figure_route_and_target(tmp_path):
     assert isinstance(report["capacity_not_reported_by"], list)
 
     # Every route the app serves has a row, so a new route without one fails here.
-    served = {(method, path) for path, methods in app_module.app.routes.items() for method in methods
-              if method != "OPTIONS"}
-    assert served <= {(row["method"], row["resource"]) for row in report["routes"].values()}
+    assert _served() <= {(row["method"], row["resource"]) for row in report["routes"].values()}
     for label, row in report["routes"].items():
         for name in ROW_NUMBERS:
             assert _is_number(row[name]), (label, name, row[name])
