@@ -4,7 +4,6 @@ import ast
 import functools
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
