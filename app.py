@@ -34,7 +34,7 @@ app.register_blueprint(dashboard)
 def preflight(**_: str) -> Response:
     """Answer the browser's CORS preflight for this path's methods (path parameters unused)."""
     request = current_request.get()
-    headers = {}
+    headers: dict[str, str | list[str]] = {}
     if allowed_origin(request.headers.get("origin")) is not None:
         methods = sorted(app.routes[request.context["resourcePath"]])
         headers = {"Access-Control-Allow-Methods": ", ".join(methods),

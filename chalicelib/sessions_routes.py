@@ -27,6 +27,7 @@ from chalicelib.web import (
     parse_id,
     query_int,
     query_text,
+    request_body,
 )
 
 sessions = Blueprint(__name__)
@@ -40,7 +41,7 @@ def create_study_session() -> Response:
     """Start a study session for a group and a study activity; an Idempotency-Key makes resending it safe."""
     request = current_request.get()
     idempotency_key = optional_idempotency_key(request.headers.get("idempotency-key"))
-    payload = parse_json_object(body=request.raw_body, content_type=request.headers.get("content-type"))
+    payload = parse_json_object(body=request_body(request), content_type=request.headers.get("content-type"))
     group_id = require_id(payload, "group_id")
     study_activity_id = require_id(payload, "study_activity_id")
     session = get_repository().create_session(
@@ -74,7 +75,7 @@ def log_review(session_id: str) -> Response:
     request = current_request.get()
     study_session_id = parse_id(session_id)
     idempotency_key = optional_idempotency_key(request.headers.get("idempotency-key"))
-    payload = parse_json_object(body=request.raw_body, content_type=request.headers.get("content-type"))
+    payload = parse_json_object(body=request_body(request), content_type=request.headers.get("content-type"))
     reviews, batch = parse_reviews(payload, maximum=MAX_REVIEWS_PER_REQUEST)
     logged = get_repository().log_reviews(
         session_id=study_session_id, reviews=reviews, idempotency_key=idempotency_key,
@@ -106,7 +107,7 @@ def get_study_session_page(session_id: str) -> Response:
 def reset_study_history() -> Response:
     """The Settings page's reset: delete every session and review, set every word's counts back to 0."""
     request = current_request.get()
-    parse_optional_json_object(body=request.raw_body, content_type=request.headers.get("content-type"))
+    parse_optional_json_object(body=request_body(request), content_type=request.headers.get("content-type"))
     if os.environ.get("ALLOW_RESET") != "true":
         return error_response(403, "Reset is turned off on this deployment (its AllowReset parameter)")
     started = time.monotonic()
@@ -114,9 +115,9 @@ def reset_study_history() -> Response:
     seconds = round(time.monotonic() - started, 2)
     done = (f"{summary['sessions_deleted']} study sessions with {summary['reviews_deleted']} reviews deleted and "
             f"{summary['words_reset']} words' counts set to 0 in {seconds} s")
-    complete = summary.pop("complete")
-    body: dict[str, Any] = {**summary, "seconds": seconds}
-    if not complete:
+    body: dict[str, Any] = {name: value for name, value in summary.items() if name != "complete"}
+    body["seconds"] = seconds
+    if not summary["complete"]:
         return error_response(503, f"Reset is not finished ({done}); send it again to go on", RETRY_SOON,
                               **body)
     return json_response({"message": f"Study history reset: {done}", **body})

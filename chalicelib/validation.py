@@ -100,9 +100,10 @@ def require_bool(payload: dict[str, Any], field: str) -> bool:
     """Return payload[field] if it is a JSON boolean; 1, 0 and "true" are not."""
     if field not in payload or payload[field] is None:
         raise InvalidRequestError(f"{field} is required")
-    if type(payload[field]) is not bool:
+    value = payload[field]
+    if type(value) is not bool:
         raise InvalidRequestError(f"{field} must be true or false")
-    return payload[field]
+    return value
 
 
 def parse_reviews(payload: dict[str, Any], *, maximum: int) -> tuple[list[tuple[int, bool]], bool]:

@@ -3,7 +3,7 @@ origin check, and the one mapping from the data layer's named errors to HTTP sta
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -38,7 +38,8 @@ class BadRequestError(Exception):
     """A path id or query value is malformed: 400."""
 
 
-def error_response(status_code: int, message: str, headers: dict[str, str] | None = None, **fields: Any) -> Response:
+def error_response(status_code: int, message: str, headers: Mapping[str, str | list[str]] | None = None,
+                   **fields: Any) -> Response:
     """Our one error shape: {"error": message, **fields} as JSON."""
     return Response(body={"error": message, **fields}, status_code=status_code,
                     headers={**JSON, **(headers or {})})
@@ -65,9 +66,15 @@ def parse_id(value: str) -> int:
     return int(value)
 
 
+def request_body(request: Request) -> bytes:
+    """The request's body as sent (Chalice declares raw_body str | bytes, and gives bytes)."""
+    body = request.raw_body
+    return body.encode("utf-8") if isinstance(body, str) else body
+
+
 def query_int(name: str, default: int, *, maximum: int = MAX_ID) -> int:
     """A positive integer query parameter (default when absent), at most `maximum`."""
-    value = (current_request.get().query_params or {}).get(name)
+    value = query_text(name)
     if value is None:
         return default
     if not (value.isascii() and value.isdigit() and len(value) <= 20 and 1 <= int(value) <= maximum):
@@ -76,8 +83,10 @@ def query_int(name: str, default: int, *, maximum: int = MAX_ID) -> int:
 
 
 def query_text(name: str) -> str | None:
-    """A query parameter as sent, or None."""
-    return (current_request.get().query_params or {}).get(name)
+    """A query parameter as sent (the last, if sent more than once), or None."""
+    params = current_request.get().query_params
+    value: str | None = None if params is None else params.get(name)
+    return value
 
 
 def query_choice(name: str, choices: dict[str, str], default: str) -> str:

@@ -15,7 +15,7 @@ UNPROCESSED_ATTEMPTS = 5  # of a batch DynamoDB left partly unprocessed, before 
 
 def unprocessed_pause(attempt: int) -> float:
     """Seconds to wait before sending again what a batch left unprocessed: 50 ms, doubling."""
-    return 0.05 * 2 ** attempt
+    return 0.05 * 2.0**attempt  # a float power: int ** int is Any to mypy (a negative power is a float)
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:

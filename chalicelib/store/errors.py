@@ -84,4 +84,5 @@ def database_errors() -> Iterator[None]:
 
 def error_code(exc: ClientError) -> str | None:
     """DynamoDB's error code of a failed call."""
-    return exc.response.get("Error", {}).get("Code")
+    code: str | None = exc.response.get("Error", {}).get("Code")  # botocore is untyped: its response is Any
+    return code

@@ -1,6 +1,6 @@
 """Idempotency-Key records: written in the same transaction as what they stand for, and what a repeat answers."""
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from chalicelib.store.errors import IdempotencyKeyReusedError
 from chalicelib.store.items import epoch_seconds
@@ -15,7 +15,7 @@ def expires_at(now: datetime) -> int:
     return epoch_seconds(now + IDEMPOTENCY_KEY_LIFETIME)
 
 
-def is_live(record: dict[str, Any] | None, *, now: datetime) -> bool:
+def is_live(record: dict[str, Any] | None, *, now: datetime) -> TypeGuard[dict[str, Any]]:
     """Whether a stored record still counts: DynamoDB's TTL deletes expired items within a day or two, not at once,
     and until then they are ignored."""
     return record is not None and record[TTL_ATTRIBUTE] > epoch_seconds(now)

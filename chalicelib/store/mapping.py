@@ -4,8 +4,9 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -16,6 +17,8 @@ from chalicelib.store.table import LISTS_INDEX
 COUNT_COLUMNS = ("correct_count", "wrong_count")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+_Row = TypeVar("_Row", bound=Mapping[str, Any])  # a session, group or word, as the mapping functions give it
+_Item = TypeVar("_Item")
 
 
 class Session(TypedDict):
@@ -127,13 +130,13 @@ def session_word_counts(item: dict[str, Any]) -> dict[int, dict[str, int]]:
     return counts
 
 
-def sorted_by(items: list[Any], *, key: str, descending: bool) -> list[Any]:
+def sorted_by(items: list[_Row], *, key: str, descending: bool) -> list[_Row]:
     """Items in the order SQL's ORDER BY key would give, ties by id ascending; text compares by code point, as
     SQLite's default collation does."""
     return sorted(sorted(items, key=lambda item: item["id"]), key=lambda item: item[key], reverse=descending)
 
 
-def page_slice(items: list[Any], *, page: int, per_page: int) -> list[Any]:
+def page_slice(items: list[_Item], *, page: int, per_page: int) -> list[_Item]:
     """Page `page` (from 1) of a whole list; a page past the end is empty."""
     start = (page - 1) * per_page
     return items[start:start + per_page]

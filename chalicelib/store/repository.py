@@ -1,9 +1,9 @@
 """StudyRepository: the portal's verbs over its one table, each reading and writing through store.dynamo.Table."""
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.cache import ReferenceCache
 from chalicelib.store import catalog, idempotency, sessions
@@ -53,6 +53,7 @@ from chalicelib.store.stats import StudyStats, study_stats
 from chalicelib.store.table import ACTIVITY_SESSIONS_INDEX, GROUP_SESSIONS_INDEX, TTL_ATTRIBUTE
 
 BATCH_GET_COUNTS_UP_TO = 100  # a group's words whose counts one BatchGetItem reads; more, one Query of them all
+_Cached = TypeVar("_Cached", bound=Mapping[str, Any])  # a group, activity or word text, as the reference cache keeps it
 
 
 class StudyRepository:
@@ -86,8 +87,8 @@ class StudyRepository:
         session the first one created, and the key is written in the same transaction as the session.
         """
         now = self._now()
-        group = self._cache.get(("group", group_id))
-        activity = self._cache.get(("activity", study_activity_id))
+        group: Group | None = self._cache.get(("group", group_id))
+        activity: Activity | None = self._cache.get(("activity", study_activity_id))
         if group is None or activity is None:
             stored_group, stored_activity, previous = sessions.read_before_create(
                 self.table, group_id=group_id, study_activity_id=study_activity_id, key=idempotency_key, now=now)
@@ -173,7 +174,7 @@ class StudyRepository:
 
     def get_study_activity(self, *, study_activity_id: int, cached: bool = False) -> Activity:
         """One study activity; cached: a copy read in the reference cache's lifetime will do."""
-        activity = self._cache.get(("activity", study_activity_id)) if cached else None
+        activity: Activity | None = self._cache.get(("activity", study_activity_id)) if cached else None
         if activity is not None:
             return activity
         item = self.table.get(activity_key(study_activity_id))
@@ -246,7 +247,7 @@ class StudyRepository:
         if item is None:
             raise WordNotFoundError(f"Word {word_id} not found")
         group_ids = sorted(int(group_id) for group_id in item.get("group_ids", ()))
-        groups = {group_id: self._cache.get(("group", group_id)) for group_id in group_ids}
+        groups: dict[int, Group | None] = {group_id: self._cache.get(("group", group_id)) for group_id in group_ids}
         missing = [group_id for group_id, group in groups.items() if group is None]
         for stored in self.table.get_many([group_key(group_id) for group_id in missing],
                                           projection="id, #name, words_count", names={"#name": "name"}):
@@ -286,7 +287,7 @@ class StudyRepository:
             raise ValueError(f"1 to {MAX_REVIEWS_PER_REQUEST} reviews a request")
         now = self._now()
         record_key = record_key_of(idempotency_key, "REVIEW") if idempotency_key is not None else None
-        group_id = self._cache.get(("session-group", session_id))
+        group_id: int | None = self._cache.get(("session-group", session_id))
         if group_id is None:
             found = self.table.get_many([session_key(session_id), *([record_key] if record_key else [])],
                                         consistent=True)
@@ -294,7 +295,8 @@ class StudyRepository:
             record = by_key.get((record_key["PK"], record_key["SK"])) if record_key else None
             if idempotency.is_live(record, now=now):
                 return idempotency.replay_reviews(record, session_id=session_id, request_hash=request_hash)
-            session = by_key.get(tuple(session_key(session_id).values()))
+            the_session = session_key(session_id)
+            session = by_key.get((the_session["PK"], the_session["SK"]))
             if session is None:
                 raise SessionNotFoundError(f"Study session {session_id} not found")
             group_id = self._remember_session(session_from_item(session))["group_id"]
@@ -349,7 +351,7 @@ class StudyRepository:
 
     # --- the reference cache -----------------------------------------------------------------------------------
 
-    def _remember(self, kind: str, value: Any) -> Any:
+    def _remember(self, kind: str, value: _Cached) -> _Cached:
         """Keep a group, activity or word (as the mapping functions give it) in the reference cache; return it."""
         self._cache.put((kind, value["id"]), value)
         return value
@@ -359,14 +361,14 @@ class StudyRepository:
         self._cache.put(("session-group", session["id"]), session["group_id"])
         return session
 
-    def _remember_text(self, word: Any) -> dict[str, Any]:
+    def _remember_text(self, word: Mapping[str, Any]) -> dict[str, Any]:
         """Keep a word's text (no parts, no counts) in the reference cache; return that text."""
         return self._remember("word", {name: word[name] for name in ("id", "kanji", "romaji", "english")})
 
     def _word_texts(self, *, word_ids: list[int]) -> list[dict[str, Any]]:
         """The words' {id, kanji, romaji, english}, from the reference cache or one BatchGetItem per 100 missing;
         a word that no longer exists is left out."""
-        texts = {word_id: self._cache.get(("word", word_id)) for word_id in word_ids}
+        texts: dict[int, dict[str, Any] | None] = {word_id: self._cache.get(("word", word_id)) for word_id in word_ids}
         missing = [word_id for word_id, text in texts.items() if text is None]
         for item in self.table.get_many([word_key(word_id) for word_id in missing],
                                         projection="id, kanji, romaji, english"):

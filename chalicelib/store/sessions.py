@@ -16,7 +16,7 @@ from chalicelib.store.mapping import Session, from_attributes, to_attributes
 
 
 def read_before_create(table: Table, *, group_id: int, study_activity_id: int, key: str | None,
-                       now: datetime) -> tuple[dict[str, Any] | None, ...]:
+                       now: datetime) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
     """The group, the activity and the live record of the idempotency key (None for each one missing): one
     consistent BatchGetItem, which must answer whole."""
     the_group, the_activity = group_key(group_id), activity_key(study_activity_id)
@@ -27,7 +27,7 @@ def read_before_create(table: Table, *, group_id: int, study_activity_id: int, k
             "Keys": [to_attributes(each) for each in keys], "ConsistentRead": True}})
     if response.get("UnprocessedKeys"):
         raise DatabaseBusyError("BatchGetItem left keys unprocessed")
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for attributes in response["Responses"].get(table.name, []):
         item = from_attributes(attributes)
         found[item["PK"]] = item  # the three keys have distinct partition keys
@@ -72,4 +72,5 @@ def put_session_and_key(table: Table, *, item: dict[str, Any], record: dict[str,
         if busy:
             raise DatabaseBusyError(busy.pop()) from exc
         raise
-    return record["session"]
+    session: Session = record["session"]  # as the repository built it: session_from_item's
+    return session
