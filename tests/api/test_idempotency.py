@@ -10,14 +10,10 @@ import pytest
 from chalicelib import runtime
 from chalicelib.store import StudyRepository
 from chalicelib.store.errors import IdempotencyKeyReusedError
-from tests.support.dynamodb import intercept_sends, scan_items, transaction_cancelled
-from tests.support.portal import PORTAL_ORIGIN, VALID
+from tests.support.dynamodb import intercept_sends, resend_once_after_success, scan_items, transaction_cancelled
+from tests.support.portal import PORTAL_ORIGIN, VALID, headers_with_key
 
 DAY = 24 * 60 * 60
-
-
-def headers_with_key(key: str, **extra: str) -> dict[str, str]:
-    return {"Content-Type": "application/json", "Idempotency-Key": key, **extra}
 
 
 @pytest.fixture
@@ -174,19 +170,6 @@ def test_a_key_being_written_by_a_concurrent_request_returns_409_and_writes_noth
     assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
     assert json.loads(response.body)["error"] == "A request with this Idempotency-Key is in progress; retry shortly"
     assert stored_sessions() == [] and stored_keys() == []
-
-
-def resend_once_after_success(botocore_events, operation: str) -> list[int]:
-    """Make botocore resend the first successful request once, as it does when the answer is lost in a timeout."""
-    resent = []
-
-    def resend(response, attempts, **_):
-        if response is not None and response[0].status_code == 200 and not resent:
-            resent.append(attempts)
-            return 0  # retry now
-        return None
-    botocore_events.register_first(f"needs-retry.dynamodb.{operation}", resend)
-    return resent
 
 
 @pytest.mark.parametrize("headers", [None, headers_with_key("order-13")], ids=["no key", "with key"])

@@ -6,14 +6,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from test_idempotency import resend_once_after_success
 
 from chalicelib.store import StudyRepository
 from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST
-from tests.support.dynamodb import http_error, intercept_sends, scan_items, transaction_cancelled
-from tests.support.portal import JSON_FROM_PORTAL
-
-TUTOR = {"Content-Type": "application/json", "Origin": "http://localhost:8080"}
+from tests.support.dynamodb import (
+    http_error,
+    intercept_sends,
+    items_by_key,
+    resend_once_after_success,
+    scan_items,
+    transaction_cancelled,
+)
+from tests.support.portal import JSON_FROM_PORTAL, TUTOR, review
 
 
 @pytest.fixture
@@ -23,15 +27,6 @@ def session(seeded: Any) -> dict[str, Any]:
     return seeded.create_session(group_id=1, study_activity_id=1)
 
 
-def review(api: Any, session_id: Any, body: Any, headers: dict[str, str] | None = None) -> Any:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return api.post(f"/study_sessions/{session_id}/review", body=raw, headers=headers or TUTOR)
-
-
-def stored(dynamodb: Any, table: str) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(item["PK"], item["SK"]): item for item in scan_items(dynamodb, table)}
-
-
 def test_a_typing_tutor_review_is_logged_with_every_count_it_moves(api, session, dynamodb, table):
     response = review(api, session["id"], {"word_id": 2, "correct": True})
     assert response.status_code == 201
@@ -39,7 +34,7 @@ def test_a_typing_tutor_review_is_logged_with_every_count_it_moves(api, session,
     assert body == {"study_session_id": session["id"], "word_id": 2, "correct": True,
                     "created_at": body["created_at"]}
     assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
-    items = stored(dynamodb, table)
+    items = items_by_key(dynamodb, table)
     meta = items[(f"SESSION#{session['id']}", "META")]
     assert (meta["review_items_count"], meta["correct_count"], meta["wrong_count"]) == (1, 1, 0)
     assert meta["end_time"] == body["created_at"] >= session["created_at"]
@@ -58,7 +53,7 @@ def test_a_batch_logs_all_its_reviews_in_one_transaction(backend, dynamodb_calls
     body = json.loads(response.body)
     assert [(r["word_id"], r["is_correct"]) for r in body["reviews"]] == [(1, True), (1, False), (3, False)]
     assert dynamodb_calls[-2:] == ["BatchGetItem", "TransactWriteItems"]
-    items = stored(dynamodb, table)
+    items = items_by_key(dynamodb, table)
     meta = items[(f"SESSION#{session['id']}", "META")]
     assert (meta["review_items_count"], meta["correct_count"], meta["wrong_count"]) == (3, 1, 2)
     assert (meta["correct#1"], meta["wrong#1"], meta["wrong#3"]) == (1, 1, 1)
@@ -108,7 +103,7 @@ def test_malformed_reviews_are_400_and_write_nothing(api, session, dynamodb, tab
 def test_the_largest_batch_allowed_is_logged(api, session, dynamodb, table):
     reviews = [{"word_id": 1 + index % 6, "is_correct": index % 2 == 0} for index in range(MAX_REVIEWS_PER_REQUEST)]
     assert review(api, session["id"], {"reviews": reviews}).status_code == 201
-    assert stored(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == \
+    assert items_by_key(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == \
         MAX_REVIEWS_PER_REQUEST
 
 
@@ -149,12 +144,12 @@ def test_a_resent_review_with_its_idempotency_key_is_logged_once(api, session, d
     first = review(api, session["id"], {"word_id": 4, "correct": True}, headers)
     again = review(api, session["id"], {"correct": True, "word_id": 4}, headers)
     assert first.status_code == again.status_code == 201 and again.body == first.body
-    items = stored(dynamodb, table)
+    items = items_by_key(dynamodb, table)
     assert items[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
     assert items[("WORD#4", "META")]["correct_count"] == 1
     other = review(api, session["id"], {"word_id": 4, "correct": False}, headers)
     assert other.status_code == 422 and "Idempotency-Key" in json.loads(other.body)["error"]
-    assert stored(dynamodb, table) == items  # the 422 wrote nothing
+    assert items_by_key(dynamodb, table) == items  # the 422 wrote nothing
 
 
 def test_the_same_idempotency_key_on_another_session_is_another_request(api, session, seeded):
@@ -186,7 +181,7 @@ def test_a_review_boto3_resends_after_a_lost_answer_is_logged_once(backend, boto
     response = review(api, session["id"], {"word_id": 6, "correct": False}, headers)
     assert resent == [1] and dynamodb_sends.count("TransactWriteItems") == 2
     assert response.status_code == 201
-    items = stored(dynamodb, table)
+    items = items_by_key(dynamodb, table)
     assert items[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
     assert items[("WORD#6", "META")]["wrong_count"] == 1
 
@@ -197,7 +192,7 @@ def test_a_conflict_with_another_write_is_retried_and_then_logged_once(backend, 
                                 lambda: transaction_cancelled("TransactionConflict", "None", "None"), times=2)
     response = review(api, session["id"], {"word_id": 1, "correct": True})
     assert response.status_code == 201 and len(conflicts) == 2
-    assert stored(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
+    assert items_by_key(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
 
 
 WORD_1 = {"PK": {"S": "WORD#1"}, "SK": {"S": "META"}, "id": {"N": "1"}}

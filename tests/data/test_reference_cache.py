@@ -4,13 +4,11 @@ import json
 from typing import Any
 
 import pytest
-from test_idempotency import headers_with_key
-from test_reviews import TUTOR, review, stored
 
 from chalicelib.cache import ReferenceCache
 from chalicelib.store import StudyRepository
-from tests.support.dynamodb import scan_items
-from tests.support.portal import VALID
+from tests.support.dynamodb import items_by_key, scan_items
+from tests.support.portal import TUTOR, VALID, headers_with_key, review
 
 
 class Clock:
@@ -130,7 +128,7 @@ def test_a_review_of_a_session_this_process_knows_is_one_transaction(api, dynamo
     assert review(api, session["id"], {"word_id": 2, "correct": True}).status_code == 201
     assert review(api, session["id"], {"word_id": 3, "correct": False}).status_code == 201
     assert dynamodb_calls == ["BatchGetItem", "PutItem", "TransactWriteItems", "TransactWriteItems"]
-    meta = stored(dynamodb, table)[(f"SESSION#{session['id']}", "META")]
+    meta = items_by_key(dynamodb, table)[(f"SESSION#{session['id']}", "META")]
     assert (meta["review_items_count"], meta["correct#2"], meta["wrong#3"]) == (2, 1, 1)
 
 
@@ -145,22 +143,22 @@ def test_a_review_of_a_session_this_process_knows_is_one_transaction(api, dynamo
 def test_a_warm_review_of_a_word_outside_the_group_is_refused_by_the_write_itself(
         api, dynamodb_calls, dynamodb, table, body, status, error, calls):
     session = created(api)
-    before = stored(dynamodb, table)
+    before = items_by_key(dynamodb, table)
     dynamodb_calls.clear()
     response = review(api, session["id"], body)
     assert (response.status_code, json.loads(response.body)) == (status, {"error": error})
     assert dynamodb_calls == calls
-    assert stored(dynamodb, table) == before
+    assert items_by_key(dynamodb, table) == before
 
 
 def test_a_warm_review_of_a_session_deleted_since_is_404_and_writes_nothing(api, dynamodb, table):
     session = created(api)
     dynamodb.delete_item(TableName=table, Key={"PK": {"S": f"SESSION#{session['id']}"}, "SK": {"S": "META"}})
-    before = stored(dynamodb, table)
+    before = items_by_key(dynamodb, table)
     response = review(api, session["id"], {"word_id": 1, "correct": True})
     assert (response.status_code, json.loads(response.body)) == (
         404, {"error": f"Study session {session['id']} not found"})
-    assert stored(dynamodb, table) == before
+    assert items_by_key(dynamodb, table) == before
 
 
 def test_a_warm_keyed_review_repeat_is_one_transaction_and_logs_once(api, dynamodb_calls, dynamodb, table):
@@ -171,7 +169,7 @@ def test_a_warm_keyed_review_repeat_is_one_transaction_and_logs_once(api, dynamo
     again = review(api, session["id"], {"word_id": 1, "correct": True}, headers)
     assert (first.status_code, again.status_code, first.body) == (201, 201, again.body)
     assert dynamodb_calls == ["TransactWriteItems", "TransactWriteItems"]
-    assert stored(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
+    assert items_by_key(dynamodb, table)[(f"SESSION#{session['id']}", "META")]["review_items_count"] == 1
 
 
 def test_warm_single_item_pages_are_one_get_item(api, dynamodb_calls):

@@ -29,6 +29,24 @@ def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: (item["PK"], item["SK"]))
 
 
+def items_by_key(dynamodb: Any, table: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item in the table by (PK, SK) (a Scan: tests only)."""
+    return {(item["PK"], item["SK"]): item for item in scan_items(dynamodb, table)}
+
+
+def resend_once_after_success(botocore_events: Any, operation: str) -> list[int]:
+    """Make botocore resend the first successful request once, as it does when the answer is lost in a timeout."""
+    resent = []
+
+    def resend(response: Any, attempts: int, **_: Any) -> int | None:
+        if response is not None and response[0].status_code == 200 and not resent:
+            resent.append(attempts)
+            return 0  # retry now
+        return None
+    botocore_events.register_first(f"needs-retry.dynamodb.{operation}", resend)
+    return resent
+
+
 def fake_response(parsed: dict[str, Any], status_code: int = 200) -> tuple[AWSResponse, dict[str, Any]]:
     """What a before-call handler returns to answer a call in DynamoDB's place."""
     return AWSResponse(url="https://dynamodb.invalid", status_code=status_code, headers={}, raw=None), parsed
