@@ -8,6 +8,7 @@ Routes live by area in chalicelib/*_routes.py:
                       /groups/{id}/study_sessions, /words, /words/{id}
   dashboard_routes.py GET /dashboard/recent-session, /dashboard/stats
 Every path also answers the browser's CORS preflight (OPTIONS), below."""
+
 import gc
 import time
 from collections.abc import Callable
@@ -37,9 +38,11 @@ def preflight(**_: str) -> Response:
     headers: dict[str, str | list[str]] = {}
     if allowed_origin(request.headers.get("origin")) is not None:
         methods = sorted(app.routes[request.context["resourcePath"]])
-        headers = {"Access-Control-Allow-Methods": ", ".join(methods),
-                   "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
-                   "Access-Control-Max-Age": "600"}
+        headers = {
+            "Access-Control-Allow-Methods": ", ".join(methods),
+            "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+            "Access-Control-Max-Age": "600",
+        }
     return Response(body="", status_code=204, headers=headers)
 
 
@@ -56,14 +59,19 @@ def log_requests(request: Request, get_response: Callable[[Request], Response]) 
     dynamodb_usage.set(usage)
     started = time.perf_counter()
     response = get_response(request)
-    app.log.info("request", extra={"fields": {
-        "method": request.method,
-        "path": request.context.get("path"),
-        "status": response.status_code,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-        "dynamodb_requests": usage["requests"],
-        "dynamodb_capacity": round(usage["capacity"], 2),  # read + write units, as DynamoDB reports them
-    }})
+    app.log.info(
+        "request",
+        extra={
+            "fields": {
+                "method": request.method,
+                "path": request.context.get("path"),
+                "status": response.status_code,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "dynamodb_requests": usage["requests"],
+                "dynamodb_capacity": round(usage["capacity"], 2),  # read + write units, as DynamoDB reports them
+            }
+        },
+    )
     return response
 
 
@@ -87,9 +95,11 @@ def uniform_errors(request: Request, get_response: Callable[[Request], Response]
         # Chalice has logged the traceback, stamped with the same request id.
         return error_response(500, "Internal server error", request_id=request_id.get())
     if response.status_code >= 400 and isinstance(response.body, dict) and "Message" in response.body:
-        return error_response(response.status_code, response.body["Message"] or "Request failed",
-                              {name: value for name, value in response.headers.items()
-                               if name.lower() != "content-type"})
+        return error_response(
+            response.status_code,
+            response.body["Message"] or "Request failed",
+            {name: value for name, value in response.headers.items() if name.lower() != "content-type"},
+        )
     return response
 
 

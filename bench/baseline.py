@@ -6,6 +6,7 @@ autoincrement gave its id), then SELECTed it back joined with the group's and ac
 to one call: GetItem group, GetItem activity, UpdateItem ADD on a counter item (the autoincrement: one hot key every
 create writes), PutItem the session, then GetItem session, group and activity for the joined answer. Seven requests;
 `make bench` measures it beside the app's route. Its items (`BASELINE#...`) are no part of the app's data."""
+
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -47,18 +48,37 @@ def create_study_session() -> Response:
         return Response({"error": "Group not found"}, status_code=404)
     if _get(_key(activity_key(activity_id))) is None:
         return Response({"error": "Study activity not found"}, status_code=404)
-    counter = get_client().update_item(TableName=table, Key=COUNTER_KEY, UpdateExpression="ADD last_id :one",
-                                       ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_NEW")
+    counter = get_client().update_item(
+        TableName=table,
+        Key=COUNTER_KEY,
+        UpdateExpression="ADD last_id :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="UPDATED_NEW",
+    )
     session_id = int(counter["Attributes"]["last_id"]["N"])
     session_key = {"PK": {"S": f"BASELINE#SESSION#{session_id}"}, "SK": {"S": "META"}}
-    get_client().put_item(TableName=table, Item={
-        **session_key, "id": {"N": str(session_id)}, "group_id": {"N": str(group_id)},
-        "study_activity_id": {"N": str(activity_id)},
-        "created_at": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")}})
+    get_client().put_item(
+        TableName=table,
+        Item={
+            **session_key,
+            "id": {"N": str(session_id)},
+            "group_id": {"N": str(group_id)},
+            "study_activity_id": {"N": str(activity_id)},
+            "created_at": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")},
+        },
+    )
     # SQLite read its own write; here only a consistent read does.
     session = _get(session_key, consistent=True) or {}
     group = _get(_key(group_key(group_id))) or {}
     activity = _get(_key(activity_key(activity_id))) or {}
-    return Response({"id": int(session["id"]["N"]), "group_id": group_id, "group_name": group["name"]["S"],
-                     "study_activity_id": activity_id, "activity_name": activity["name"]["S"],
-                     "created_at": session["created_at"]["S"]}, status_code=201)
+    return Response(
+        {
+            "id": int(session["id"]["N"]),
+            "group_id": group_id,
+            "group_name": group["name"]["S"],
+            "study_activity_id": activity_id,
+            "activity_name": activity["name"]["S"],
+            "created_at": session["created_at"]["S"],
+        },
+        status_code=201,
+    )

@@ -1,4 +1,5 @@
 """The bench's picture: each route's latency against the floors, its ratio to its floor, and the cold start."""
+
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,18 @@ def draw(result: dict[str, Any], path: Path) -> None:
     single_reads = set(result["targets"]["single_reads_p50_within_1_5x_getitem"]["value"])
     targeted = single_reads | {"POST /study_sessions"}
     figure = plt.figure(figsize=(14, 9), dpi=100)
-    grid = figure.add_gridspec(2, 2, width_ratios=[1.35, 1], height_ratios=[4.2, 1], wspace=0.06, hspace=0.42,
-                               left=0.22, right=0.98, top=0.91, bottom=0.07)
+    grid = figure.add_gridspec(
+        2,
+        2,
+        width_ratios=[1.35, 1],
+        height_ratios=[4.2, 1],
+        wspace=0.06,
+        hspace=0.42,
+        left=0.22,
+        right=0.98,
+        top=0.91,
+        bottom=0.07,
+    )
     latency = figure.add_subplot(grid[:, 0])
     ratio = figure.add_subplot(grid[0, 1], sharey=latency)
     cold = figure.add_subplot(grid[1, 1])
@@ -30,8 +41,9 @@ def draw(result: dict[str, Any], path: Path) -> None:
     positions = range(len(labels))
     for y, label in zip(positions, labels):
         row = rows[label]
-        colour = BASELINE_COLOUR if label.startswith("baseline") else \
-            READ_COLOUR if row["kind"] == "read" else WRITE_COLOUR
+        colour = (
+            BASELINE_COLOUR if label.startswith("baseline") else READ_COLOUR if row["kind"] == "read" else WRITE_COLOUR
+        )
         latency.barh(y, row["p50_ms"], color=colour, height=0.6)
         latency.plot([row["p50_ms"], row["p99_ms"]], [y, y], color="black", linewidth=1)
         latency.plot(row["p95_ms"], y, marker="|", color="black", markersize=9)
@@ -50,12 +62,21 @@ def draw(result: dict[str, Any], path: Path) -> None:
     latency.set_xlabel("ms per call, log scale: bar p50, ticks p95 and p99")
     latency.set_title("Latency through the app in process", fontsize=11)
     latency.grid(axis="x", which="both", alpha=0.25)
-    latency.legend(handles=[
-        Line2D([], [], color=READ_COLOUR, linewidth=6, label="read route"),
-        Line2D([], [], color=WRITE_COLOUR, linewidth=6, label="write route"),
-        Line2D([], [], color=READ_COLOUR, linestyle="--", label=f"raw GetItem p50 {result['getitem_p50_ms']:.2f} ms"),
-        Line2D([], [], color=WRITE_COLOUR, linestyle="--", label=f"raw PutItem p50 {result['putitem_p50_ms']:.2f} ms"),
-    ], loc="upper right", fontsize=8, framealpha=0.95)
+    latency.legend(
+        handles=[
+            Line2D([], [], color=READ_COLOUR, linewidth=6, label="read route"),
+            Line2D([], [], color=WRITE_COLOUR, linewidth=6, label="write route"),
+            Line2D(
+                [], [], color=READ_COLOUR, linestyle="--", label=f"raw GetItem p50 {result['getitem_p50_ms']:.2f} ms"
+            ),
+            Line2D(
+                [], [], color=WRITE_COLOUR, linestyle="--", label=f"raw PutItem p50 {result['putitem_p50_ms']:.2f} ms"
+            ),
+        ],
+        loc="upper right",
+        fontsize=8,
+        framealpha=0.95,
+    )
 
     for y, label in zip(positions, labels):
         value = rows[label]["ratio_to_floor"] or 0
@@ -70,8 +91,10 @@ def draw(result: dict[str, Any], path: Path) -> None:
     ratio.grid(axis="x", alpha=0.25)
     ratio.set_xlim(0, max((rows[label]["ratio_to_floor"] or 0) for label in labels) * 1.15 + 0.5)
 
-    sides = [("floor", result["cold_start_floor_ms"], result["cold_start_floor_process_ms"]),
-             ("app", result["cold_start_ms"], result["cold_start_process_ms"])]
+    sides = [
+        ("floor", result["cold_start_floor_ms"], result["cold_start_floor_process_ms"]),
+        ("app", result["cold_start_ms"], result["cold_start_process_ms"]),
+    ]
     for y, (_label, measured, process) in enumerate(sides):
         cold.barh(y, process, color=OTHER_COLOUR, height=0.6)
         cold.barh(y, measured, color=WRITE_COLOUR if y else READ_COLOUR, height=0.6)
@@ -80,15 +103,20 @@ def draw(result: dict[str, Any], path: Path) -> None:
     cold.axvline(result["cold_start_floor_ms"] * 1.2, color="black", linestyle=":", linewidth=1.2)
     cold.set_yticks([0, 1], [label for label, _, _ in sides], fontsize=8.5)
     cold.set_xlim(0, max(process for _, _, process in sides) * 1.35)
-    cold.set_xlabel("ms, median: import + first POST vs boto3 + the same calls (grey: whole process)",
-                    fontsize=8)
-    cold.set_title(f"Cold start {result['cold_start_ratio_to_floor']}x its floor (dotted: 1.2x), "
-                   f"cold POST {result['cold_post_ddb_requests']} requests", fontsize=11)
+    cold.set_xlabel("ms, median: import + first POST vs boto3 + the same calls (grey: whole process)", fontsize=8)
+    cold.set_title(
+        f"Cold start {result['cold_start_ratio_to_floor']}x its floor (dotted: 1.2x), "
+        f"cold POST {result['cold_post_ddb_requests']} requests",
+        fontsize=11,
+    )
     cold.grid(axis="x", alpha=0.25)
 
-    figure.suptitle(f"make bench, {result['started_at'][:10]}: {result['calls_per_route']} calls per route, "
-                    f"{result['cold_runs']} cold runs, ministack {result['ministack_version']}, "
-                    f"{result['machine']['cpu_count']} CPUs; package {result['package_bytes'] / 1024:.0f} KB, "
-                    f"warm RSS {result['warm_peak_rss_mib']} MiB", fontsize=12)
+    figure.suptitle(
+        f"make bench, {result['started_at'][:10]}: {result['calls_per_route']} calls per route, "
+        f"{result['cold_runs']} cold runs, ministack {result['ministack_version']}, "
+        f"{result['machine']['cpu_count']} CPUs; package {result['package_bytes'] / 1024:.0f} KB, "
+        f"warm RSS {result['warm_peak_rss_mib']} MiB",
+        fontsize=12,
+    )
     figure.savefig(path)
     plt.close(figure)

@@ -11,6 +11,7 @@ line, RESULT_PREFIX and JSON, after whatever the app logs to stdout.
   rss    import the app, serve the events on stdin (a JSON list) in process, report the peak resident memory.
 
 The event is BENCH_EVENT (JSON); parsing it is timed, as the Lambda runtime parses its event too."""
+
 import time
 
 STARTED = time.perf_counter()  # before anything else: the cold start is timed from here
@@ -47,6 +48,7 @@ def _report(**fields: object) -> None:
 def cold_app() -> None:
     """Import the app and serve its first request, as Lambda does."""
     import app
+
     event = json.loads(os.environ["BENCH_EVENT"])
     response = app.app(event, LambdaContext(event["requestContext"]["requestId"]))
     elapsed_ms = (time.perf_counter() - STARTED) * 1000
@@ -58,6 +60,7 @@ def cold_floor() -> None:
     import boto3
     from botocore import xform_name
     from botocore.config import Config
+
     spec = json.loads(os.environ["BENCH_FLOOR"])
     client = boto3.client("dynamodb", config=Config(**spec["config"]))
     for operation, params in spec["calls"]:
@@ -69,6 +72,7 @@ def cold_floor() -> None:
 def cold_probe() -> None:
     """A cold request's DynamoDB calls (operation and parameters, as the app passed them) and HTTP requests sent."""
     import boto3
+
     calls: list[list[object]] = []
     sent: list[str] = []
     boto3.setup_default_session()
@@ -77,6 +81,7 @@ def cold_probe() -> None:
     events.register("provide-client-params.dynamodb", lambda params, model, **_: calls.append([model.name, params]))
     events.register("before-send.dynamodb", lambda event_name, **_: sent.append(event_name.rsplit(".", 1)[1]))
     import app
+
     event = json.loads(os.environ["BENCH_EVENT"])
     response = app.app(event, LambdaContext(event["requestContext"]["requestId"]))
     elapsed_ms = (time.perf_counter() - STARTED) * 1000
@@ -88,9 +93,9 @@ def warm_rss() -> None:
     import resource
 
     import app
+
     events = json.load(sys.stdin)
-    statuses = [app.app(event, LambdaContext(event["requestContext"]["requestId"]))["statusCode"]
-                for event in events]
+    statuses = [app.app(event, LambdaContext(event["requestContext"]["requestId"]))["statusCode"] for event in events]
     # Linux reports ru_maxrss in KiB.
     _report(mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, statuses=statuses)
 

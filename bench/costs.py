@@ -6,6 +6,7 @@ sessions.
 Runs the app in process (Chalice's test client) against moto and against a ministack of its own on a free loopback
 port, with the seed data and 30 sessions (10 of them with reviews of 3 words), and reads each request's access-log
 line. Stops by itself; leaves nothing behind."""
+
 import argparse
 import json
 import os
@@ -29,8 +30,14 @@ def _arrange(repository: Any, sessions: int, reviewed: int, workers: int = 1) ->
     """`sessions` sessions of group 1, the first `reviewed` with reviews of words 1, 2 and 3."""
     with ThreadPoolExecutor(max_workers=workers) as pool:  # moto is not thread-safe: one worker there
         made = list(pool.map(lambda _: repository.create_session(group_id=1, study_activity_id=1), range(sessions)))
-        list(pool.map(lambda session: repository.log_reviews(
-            session_id=session["id"], reviews=[(1, True), (2, False), (3, True)]), made[:reviewed]))
+        list(
+            pool.map(
+                lambda session: repository.log_reviews(
+                    session_id=session["id"], reviews=[(1, True), (2, False), (3, True)]
+                ),
+                made[:reviewed],
+            )
+        )
     return made
 
 
@@ -66,13 +73,27 @@ def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[s
                     answer = test_client.http.request(row.method, path, body=body, headers=headers)
                     assert answer.status_code in (200, 201), (path, answer.status_code, answer.body)
                 line = collector.last
-                costs.append({"route": row.route, "what": row.what, "requests": line["dynamodb_requests"],
-                              "capacity": line["dynamodb_capacity"]})
+                costs.append(
+                    {
+                        "route": row.route,
+                        "what": row.what,
+                        "requests": line["dynamodb_requests"],
+                        "capacity": line["dynamodb_capacity"],
+                    }
+                )
             if not reset_sessions:
                 return {"backend": backend, "routes": costs}
             _arrange(repository, reset_sessions - 32, reset_sessions // 2, workers=8)  # 32 made so far
-            words = [{"id": 10_000 + n, "kanji": f"語{n:05d}", "romaji": f"go{n}", "english": f"word {n}",
-                      "parts": [{"kanji": "語", "romaji": ["go"]}]} for n in range(vocabulary)]
+            words = [
+                {
+                    "id": 10_000 + n,
+                    "kanji": f"語{n:05d}",
+                    "romaji": f"go{n}",
+                    "english": f"word {n}",
+                    "parts": [{"kanji": "語", "romaji": ["go"]}],
+                }
+                for n in range(vocabulary)
+            ]
             repository.put_group(group_id=3, name="Vocabulary", words=words)
             big = f"{reset_sessions} sessions, {vocabulary + 11} words"
             for row in COSTS_AT_SCALE:
@@ -80,17 +101,25 @@ def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[s
                 started = time.monotonic()
                 assert test_client.http.request(row.method, path, body=body, headers=headers).status_code == 200
                 line = collector.last
-                costs.append({"route": row.route, "requests": line["dynamodb_requests"],
-                              "what": f"{row.what.format(vocabulary=vocabulary)} ({big}): "
-                                      f"{time.monotonic() - started:.2f} s",
-                              "capacity": line["dynamodb_capacity"]})
+                costs.append(
+                    {
+                        "route": row.route,
+                        "requests": line["dynamodb_requests"],
+                        "what": f"{row.what.format(vocabulary=vocabulary)} ({big}): {time.monotonic() - started:.2f} s",
+                        "capacity": line["dynamodb_capacity"],
+                    }
+                )
             path, headers, body = request(RESET, session["id"])
             started = time.monotonic()
             answer = test_client.http.request(RESET.method, path, body=body, headers=headers)
             seconds = time.monotonic() - started
-            reset = {**json.loads(answer.body), "status": answer.status_code, "measured_seconds": round(seconds, 2),
-                     "requests": collector.last["dynamodb_requests"],
-                     "capacity": collector.last["dynamodb_capacity"]}
+            reset = {
+                **json.loads(answer.body),
+                "status": answer.status_code,
+                "measured_seconds": round(seconds, 2),
+                "requests": collector.last["dynamodb_requests"],
+                "capacity": collector.last["dynamodb_capacity"],
+            }
     finally:
         app_module.app.log.handlers = handlers
         runtime.reset_repository()
@@ -100,14 +129,17 @@ def measure(backend: str, *, reset_sessions: int, vocabulary: int = 0) -> dict[s
 def report(result: dict[str, Any]) -> str:
     lines = [f"{result['backend']}: DynamoDB requests and capacity units per call (access log)"]
     for cost in result["routes"]:
-        lines.append(f"  {cost['route']:<36} {cost['requests']:>3} requests {cost['capacity']:>7} units   "
-                     f"{cost['what']}")
+        lines.append(
+            f"  {cost['route']:<36} {cost['requests']:>3} requests {cost['capacity']:>7} units   {cost['what']}"
+        )
     if "reset" not in result:
         return "\n".join(lines)
     reset = result["reset"]
-    lines.append(f"  reset of {reset['sessions_deleted']} sessions ({reset['reviews_deleted']} reviews): "
-                 f"{reset['status']} in {reset['measured_seconds']} s, {reset['requests']} requests, "
-                 f"{reset['capacity']} units")
+    lines.append(
+        f"  reset of {reset['sessions_deleted']} sessions ({reset['reviews_deleted']} reviews): "
+        f"{reset['status']} in {reset['measured_seconds']} s, {reset['requests']} requests, "
+        f"{reset['capacity']} units"
+    )
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
 """The bench's measurements in one run: arranging the data, each row warm in process and cold in fresh processes,
 the cold start against its floor, a warm process's memory, the baseline."""
+
 import json
 import math
 import sys
@@ -69,8 +70,11 @@ class Bench:
         # The floors' client is built as the app builds its own (chalicelib.runtime.get_repository).
         self.raw = boto3.client("dynamodb", config=BOTO_CONFIG)
         self.read_key = {name: {"S": value} for name, value in session_key(self.session_id).items()}
-        fresh = self.raw.get_item(TableName=TABLE, ConsistentRead=True, Key={
-            name: {"S": value} for name, value in session_key(made[-1]["id"]).items()})["Item"]
+        fresh = self.raw.get_item(
+            TableName=TABLE,
+            ConsistentRead=True,
+            Key={name: {"S": value} for name, value in session_key(made[-1]["id"]).items()},
+        )["Item"]
         # A copy of a just-created session under another id of as many digits: the same size, the same indexes.
         copy_id = str(made[-1]["id"])
         copy_id = str(int(copy_id) + 1) if not copy_id.startswith("9" * len(copy_id)) else str(int(copy_id) - 1)
@@ -92,8 +96,9 @@ class Bench:
 
     # warm: in process ------------------------------------------------------------------------------------------
 
-    def call(self, http: Any, meter: DynamoDBMeter, row: Row, samples: Samples | None,
-             log: AccessLog | None = None) -> Any:
+    def call(
+        self, http: Any, meter: DynamoDBMeter, row: Row, samples: Samples | None, log: AccessLog | None = None
+    ) -> Any:
         """One call of the row through the test client; its time, requests and units go into samples."""
         path, headers, body = request(row, self.session_id)
         sent, rcu, wcu = meter.snapshot()
@@ -108,13 +113,14 @@ class Bench:
             samples.requests.append(after[0] - sent)
             samples.rcu.append(after[1] - rcu)
             samples.wcu.append(after[2] - wcu)
-            samples.operations = meter.sent[sent:after[0]]
+            samples.operations = meter.sent[sent : after[0]]
             if log is not None and log.last.get("dynamodb_requests") != after[0] - sent:
                 samples.log_disagrees += 1
         return answer
 
-    def measure(self, http: Any, meter: DynamoDBMeter, row: Row, *, log: AccessLog | None = None,
-                warmup: int = WARMUP_CALLS) -> Samples:
+    def measure(
+        self, http: Any, meter: DynamoDBMeter, row: Row, *, log: AccessLog | None = None, warmup: int = WARMUP_CALLS
+    ) -> Samples:
         """--calls timed calls after a warm-up, in batches alternating with batches of the row's floor."""
         for _ in range(min(warmup, self.calls)):
             self.call(http, meter, row, None)
@@ -131,15 +137,27 @@ class Bench:
     def summarize(self, row: Row, samples: Samples) -> dict[str, Any]:
         p50, floor_p50 = percentile(samples.ms, 50), percentile(samples.floor_ms, 50)
         return {
-            "method": row.method, "resource": row.resource, "path": row.path,
-            "kind": "read" if row.floor == "GetItem" else "write", "status": row.status, "calls": len(samples.ms),
-            "ddb_requests_warm": as_number(mean(samples.requests)), "ddb_requests_warm_min": min(samples.requests),
-            "ddb_requests_warm_max": max(samples.requests), "operations_warm": samples.operations,
-            "ddb_requests_cold": None, "operations_cold": None,
-            "rcu": as_number(mean(samples.rcu)), "wcu": as_number(mean(samples.wcu)),
-            "p50_ms": rounded(p50), "p95_ms": rounded(percentile(samples.ms, 95)),
-            "p99_ms": rounded(percentile(samples.ms, 99)), "mean_ms": rounded(mean(samples.ms)),
-            "floor": row.floor, "floor_p50_ms": rounded(floor_p50), "floor_calls": len(samples.floor_ms),
+            "method": row.method,
+            "resource": row.resource,
+            "path": row.path,
+            "kind": "read" if row.floor == "GetItem" else "write",
+            "status": row.status,
+            "calls": len(samples.ms),
+            "ddb_requests_warm": as_number(mean(samples.requests)),
+            "ddb_requests_warm_min": min(samples.requests),
+            "ddb_requests_warm_max": max(samples.requests),
+            "operations_warm": samples.operations,
+            "ddb_requests_cold": None,
+            "operations_cold": None,
+            "rcu": as_number(mean(samples.rcu)),
+            "wcu": as_number(mean(samples.wcu)),
+            "p50_ms": rounded(p50),
+            "p95_ms": rounded(percentile(samples.ms, 95)),
+            "p99_ms": rounded(percentile(samples.ms, 99)),
+            "mean_ms": rounded(mean(samples.ms)),
+            "floor": row.floor,
+            "floor_p50_ms": rounded(floor_p50),
+            "floor_calls": len(samples.floor_ms),
             "ratio_to_floor": rounded(p50 / floor_p50 if p50 and floor_p50 else None, 2),
             "access_log_disagrees": samples.log_disagrees,
         }
@@ -196,9 +214,14 @@ class Bench:
             if calls == 10:
                 raise BenchError("reset did not finish in 10 calls")
         after = meter.snapshot()
-        return {"ms": rounded((time.perf_counter() - started) * 1000, 1), "calls": calls,
-                "ddb_requests": after[0] - sent, "rcu": as_number(after[1] - rcu), "wcu": as_number(after[2] - wcu),
-                **done}
+        return {
+            "ms": rounded((time.perf_counter() - started) * 1000, 1),
+            "calls": calls,
+            "ddb_requests": after[0] - sent,
+            "rcu": as_number(after[1] - rcu),
+            "wcu": as_number(after[2] - wcu),
+            **done,
+        }
 
     def baseline(self) -> dict[str, Any]:
         """The naive port's create, measured as the routes are."""
@@ -255,8 +278,13 @@ class Bench:
             child = run_child("app", task_root=self.task_root, env={"BENCH_EVENT": json.dumps(self.event(POST))})
             if child.result["status"] != POST.status or len(child.access_lines) != 1:
                 raise BenchError(f"cold POST: {child.result}, {child.access_lines}")
-            app_runs.append({"ms": child.result["ms"], "process_ms": child.wall_ms,
-                             "ddb_requests": child.access_lines[0]["dynamodb_requests"]})
+            app_runs.append(
+                {
+                    "ms": child.result["ms"],
+                    "process_ms": child.wall_ms,
+                    "ddb_requests": child.access_lines[0]["dynamodb_requests"],
+                }
+            )
 
         def floor() -> None:
             spec = {"config": config, "calls": fresh_calls(post_calls)}
@@ -269,19 +297,23 @@ class Bench:
         app_ms = percentile([run["ms"] for run in app_runs], 50)
         floor_ms = percentile([run["ms"] for run in floor_runs], 50)
         return {
-            "cold_start_ms": rounded(app_ms, 1), "cold_start_floor_ms": rounded(floor_ms, 1),
+            "cold_start_ms": rounded(app_ms, 1),
+            "cold_start_floor_ms": rounded(floor_ms, 1),
             "cold_start_ratio_to_floor": rounded(app_ms / floor_ms if app_ms and floor_ms else None, 2),
             # For judging the noise of a busy machine: the fastest of each side, and the median of each run's
             # pair (an app process and the floor process next to it), which drift hits alike.
             "cold_start_min_ms": rounded(min(run["ms"] for run in app_runs), 1),
             "cold_start_floor_min_ms": rounded(min(run["ms"] for run in floor_runs), 1),
-            "cold_start_paired_ratio_median": rounded(percentile(
-                [app_run["ms"] / floor_run["ms"] for app_run, floor_run in zip(app_runs, floor_runs)], 50), 2),
+            "cold_start_paired_ratio_median": rounded(
+                percentile([app_run["ms"] / floor_run["ms"] for app_run, floor_run in zip(app_runs, floor_runs)], 50), 2
+            ),
             "cold_start_process_ms": rounded(percentile([run["process_ms"] for run in app_runs], 50), 1),
             "cold_start_floor_process_ms": rounded(percentile([run["process_ms"] for run in floor_runs], 50), 1),
             "cold_post_ddb_requests": max(run["ddb_requests"] for run in app_runs),
-            "cold_start_floor_calls": [{"operation": operation, "params": params}  # one run's, as an example
-                                       for operation, params in fresh_calls(post_calls)],
+            "cold_start_floor_calls": [
+                {"operation": operation, "params": params}  # one run's, as an example
+                for operation, params in fresh_calls(post_calls)
+            ],
             "cold_start_floor_config": config,
             "cold_start_runs": [{name: rounded(value, 1) for name, value in run.items()} for run in app_runs],
             "cold_start_floor_runs": [{name: rounded(value, 1) for name, value in run.items()} for run in floor_runs],
@@ -301,9 +333,17 @@ class Bench:
         """How many sessions the table holds now (one COUNT Query of the lists index)."""
         from chalicelib.store.table import LISTS_INDEX
 
-        count, query = 0, {"TableName": TABLE, "IndexName": LISTS_INDEX, "Select": "COUNT",
-                           "ReturnConsumedCapacity": "TOTAL", "KeyConditionExpression": "GSI2PK = :kind",
-                           "ExpressionAttributeValues": {":kind": {"S": "SESSION"}}}
+        count, query = (
+            0,
+            {
+                "TableName": TABLE,
+                "IndexName": LISTS_INDEX,
+                "Select": "COUNT",
+                "ReturnConsumedCapacity": "TOTAL",
+                "KeyConditionExpression": "GSI2PK = :kind",
+                "ExpressionAttributeValues": {":kind": {"S": "SESSION"}},
+            },
+        )
         while True:
             page = self.raw.query(**query)
             count += page["Count"]
@@ -322,8 +362,11 @@ class Bench:
         print(text, file=sys.stderr, flush=True)
 
     def progress(self, label: str, figures: dict[str, Any]) -> None:
-        print(f"  {label:<48} {figures['p50_ms']:>7.2f} ms p50  {figures['ddb_requests_warm']} requests",
-              file=sys.stderr, flush=True)
+        print(
+            f"  {label:<48} {figures['p50_ms']:>7.2f} ms p50  {figures['ddb_requests_warm']} requests",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def run(self) -> dict[str, Any]:
         """Every measurement, in an order that keeps them apart: reads before writes grow the data, reset last."""
@@ -356,7 +399,16 @@ class Bench:
             routes[label]["operations_cold"] = result["sent"]
             routes[label]["cold_probe_ms"] = rounded(result["ms"], 1)
         baseline = routes.pop(BASELINE.label)
-        return {"routes": routes, "baseline": baseline, "warm_peak_rss_mib": rss, **cold_start,
-                "dataset": {"groups": len(GROUPS), "words": sum(len(group["words"]) for group in GROUPS),
-                            "activities": len(STUDY_ACTIVITIES), "sessions_when_reading": sessions_when_reading,
-                            "sessions_before_reset": routes[RESET.label]["first_call"]["sessions_deleted"]}}
+        return {
+            "routes": routes,
+            "baseline": baseline,
+            "warm_peak_rss_mib": rss,
+            **cold_start,
+            "dataset": {
+                "groups": len(GROUPS),
+                "words": sum(len(group["words"]) for group in GROUPS),
+                "activities": len(STUDY_ACTIVITIES),
+                "sessions_when_reading": sessions_when_reading,
+                "sessions_before_reset": routes[RESET.label]["first_call"]["sessions_deleted"],
+            },
+        }

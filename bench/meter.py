@@ -1,5 +1,6 @@
 """Counting what calls cost: a client's DynamoDB requests and capacity, the app's access-log lines, and the
 arithmetic of the figures (percentiles, means, rounding)."""
+
 import logging
 import math
 import threading

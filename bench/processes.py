@@ -1,5 +1,6 @@
 """Outside the bench's process: Lambda's events, the child processes (bench/coldstart.py) in the unzipped package,
 the Lambda package itself and an `-X importtime` profile of the app's import."""
+
 import json
 import os
 import random
@@ -31,19 +32,34 @@ def lambda_event(row: Row, path: str, headers: dict[str, str], body: bytes | Non
     """An API Gateway REST proxy event for the route, as Lambda hands it to the function (stage `api`)."""
     parts = urlsplit(path)
     query = parse_qs(parts.query) or None
-    captured = {name[1:-1]: value for name, value in zip(row.resource.split("/"), parts.path.split("/"))
-                if name.startswith("{")} or None
+    captured = {
+        name[1:-1]: value for name, value in zip(row.resource.split("/"), parts.path.split("/")) if name.startswith("{")
+    } or None
     request_id = str(uuid.uuid4())
     return {
-        "resource": row.resource, "path": parts.path, "httpMethod": row.method,
-        "headers": headers, "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "resource": row.resource,
+        "path": parts.path,
+        "httpMethod": row.method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": {name: values[-1] for name, values in query.items()} if query else None,
-        "multiValueQueryStringParameters": query, "pathParameters": captured, "stageVariables": None,
-        "requestContext": {"resourcePath": row.resource, "httpMethod": row.method, "path": f"/api{parts.path}",
-                           "stage": "api", "requestId": request_id, "accountId": "000000000000", "apiId": "bench",
-                           "protocol": "HTTP/1.1", "identity": {"sourceIp": "127.0.0.1"},
-                           "requestTimeEpoch": int(time.time() * 1000)},
-        "body": body.decode() if body else None, "isBase64Encoded": False,
+        "multiValueQueryStringParameters": query,
+        "pathParameters": captured,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": row.resource,
+            "httpMethod": row.method,
+            "path": f"/api{parts.path}",
+            "stage": "api",
+            "requestId": request_id,
+            "accountId": "000000000000",
+            "apiId": "bench",
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "127.0.0.1"},
+            "requestTimeEpoch": int(time.time() * 1000),
+        },
+        "body": body.decode() if body else None,
+        "isBase64Encoded": False,
     }
 
 
@@ -52,8 +68,13 @@ def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     # As in Lambda, nothing is written to the task root (/var/task is read-only): the app runs from the bytecode the
     # package ships (scripts/deploy.py add_bytecode); boto3 and botocore come precompiled, as the runtime's.
     inherited = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    return {**inherited, **stage_environment("dev"), "TABLE_NAME": TABLE, "PYTHONDONTWRITEBYTECODE": "1",
-            **(extra or {})}
+    return {
+        **inherited,
+        **stage_environment("dev"),
+        "TABLE_NAME": TABLE,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **(extra or {}),
+    }
 
 
 @dataclass
@@ -65,15 +86,23 @@ class ChildResult:
     wall_ms: float
 
 
-def run_child(mode: str, *, task_root: Path, env: dict[str, str] | None = None,
-              stdin: str | None = None) -> ChildResult:
+def run_child(
+    mode: str, *, task_root: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> ChildResult:
     """Run bench/coldstart.py MODE in a fresh interpreter in the task root; its result and access-log lines."""
     started = time.perf_counter()
     # The script's copy in the task root, so that the task root comes first on sys.path, as /var/task in Lambda.
-    process = subprocess.run([sys.executable, str(task_root / CHILD.name), mode], env=child_environment(env),
-                             input=stdin, cwd=task_root, capture_output=True, text=True, timeout=180)
+    process = subprocess.run(
+        [sys.executable, str(task_root / CHILD.name), mode],
+        env=child_environment(env),
+        input=stdin,
+        cwd=task_root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     wall_ms = (time.perf_counter() - started) * 1000
-    results = [line[len(RESULT_PREFIX):] for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    results = [line[len(RESULT_PREFIX) :] for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if process.returncode != 0 or not results:
         raise BenchError(f"child {mode} failed ({process.returncode}): {process.stderr[-3000:]}")
     access = []
@@ -91,8 +120,11 @@ def fresh_calls(calls: list[list[Any]]) -> list[list[Any]]:
     fresh = json.loads(json.dumps(calls))
     for operation, params in fresh:
         params.pop("ClientRequestToken", None)
-        puts = [params] if operation == "PutItem" else \
-            [entry["Put"] for entry in params.get("TransactItems", []) if "Put" in entry]
+        puts = (
+            [params]
+            if operation == "PutItem"
+            else [entry["Put"] for entry in params.get("TransactItems", []) if "Put" in entry]
+        )
         for put in puts:
             if "ConditionExpression" in put:
                 key = put["Item"]["PK"]
@@ -102,25 +134,40 @@ def fresh_calls(calls: list[list[Any]]) -> list[list[Any]]:
 
 def profile_imports(*, task_root: Path, top: int = 15) -> dict[str, Any]:
     """`python -X importtime -c "import app"` in the task root: its total, top entries, self time by package."""
-    process = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"],
-                             env=child_environment(), cwd=task_root, capture_output=True, text=True, timeout=120)
+    process = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import app"],
+        env=child_environment(),
+        cwd=task_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if process.returncode != 0:
         raise BenchError(f"import app failed: {process.stderr[-3000:]}")
     entries = []
     for match in re.finditer(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$", process.stderr, re.M):
-        entries.append({"module": match[4], "cumulative_ms": int(match[2]) / 1000, "self_ms": int(match[1]) / 1000,
-                        "depth": len(match[3]) // 2})
+        entries.append(
+            {
+                "module": match[4],
+                "cumulative_ms": int(match[2]) / 1000,
+                "self_ms": int(match[1]) / 1000,
+                "depth": len(match[3]) // 2,
+            }
+        )
     by_package: dict[str, float] = {}
     for entry in entries:
         package = entry["module"].split(".")[0]
         by_package[package] = by_package.get(package, 0.0) + entry["self_ms"]
     app_entry = next((entry for entry in entries if entry["module"] == "app"), None)
     return {
-        "top": [{**entry, "cumulative_ms": round(entry["cumulative_ms"], 1), "self_ms": round(entry["self_ms"], 1)}
-                for entry in sorted(entries, key=lambda entry: -entry["cumulative_ms"])[:top]],
+        "top": [
+            {**entry, "cumulative_ms": round(entry["cumulative_ms"], 1), "self_ms": round(entry["self_ms"], 1)}
+            for entry in sorted(entries, key=lambda entry: -entry["cumulative_ms"])[:top]
+        ],
         "total_ms": round(app_entry["cumulative_ms"], 1) if app_entry else None,
-        "by_package_ms": {name: round(ms, 1) for name, ms in
-                          sorted(by_package.items(), key=lambda item: -item[1])[:10]},
+        "by_package_ms": {
+            name: round(ms, 1) for name, ms in sorted(by_package.items(), key=lambda item: -item[1])[:10]
+        },
         "modules": len(entries),
     }
 
@@ -130,9 +177,14 @@ def measure_package(build: Path, *, task_root: Path) -> dict[str, Any]:
     scratch = build.parent / "package-tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    process = subprocess.run([sys.executable, "-m", "scripts.deploy", "package", "--stage", "dev", "--build",
-                              str(build)], env={**os.environ, "TMPDIR": str(scratch)}, cwd=ROOT,
-                             capture_output=True, text=True, timeout=240)
+    process = subprocess.run(
+        [sys.executable, "-m", "scripts.deploy", "package", "--stage", "dev", "--build", str(build)],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     seconds = time.monotonic() - started
     if process.returncode != 0:
         raise BenchError(f"package failed: {process.stdout}{process.stderr}")
@@ -145,8 +197,13 @@ def measure_package(build: Path, *, task_root: Path) -> dict[str, Any]:
     size = archive.stat().st_size
     shutil.rmtree(build, ignore_errors=True)
     shutil.rmtree(scratch, ignore_errors=True)
-    return {"package_bytes": size, "package_files": len(names), "package_has_boto": bool(bundled),
-            "package_bundles": bundled, "package_seconds": round(seconds, 1)}
+    return {
+        "package_bytes": size,
+        "package_files": len(names),
+        "package_has_boto": bool(bundled),
+        "package_bundles": bundled,
+        "package_seconds": round(seconds, 1),
+    }
 
 
 def ministack_version() -> str | None:

@@ -17,6 +17,7 @@ removed):
 5. the peak memory of a warm process serving 200 mixed requests;
 6. the baseline, bench/baseline.py, measured as the routes are.
 Writes OUTPUT/latest.json and OUTPUT/latest.png and prints a table and the targets, PASS or FAIL."""
+
 import argparse
 import json
 import os
@@ -34,12 +35,17 @@ from scripts.local_stack import LOCAL_DIR, ROOT, free_port, start_ministack, sto
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=1000, help="timed calls per route (default 1000)")
     parser.add_argument("--cold-runs", type=int, default=20, help="cold processes each, app and floor (default 20)")
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results",
-                        help="folder for latest.json and latest.png (default bench/results)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "bench" / "results",
+        help="folder for latest.json and latest.png (default bench/results)",
+    )
     args = parser.parse_args(argv)
     if args.calls < 1 or args.cold_runs < 1:
         parser.error("--calls and --cold-runs must be at least 1")
@@ -66,10 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_ministack(server)
         shutil.rmtree(work, ignore_errors=True)
-    result = assemble(measured, package=package, imports=imports, bench=bench, started_at=started_at,
-                      seconds=time.monotonic() - started)
+    result = assemble(
+        measured,
+        package=package,
+        imports=imports,
+        bench=bench,
+        started_at=started_at,
+        seconds=time.monotonic() - started,
+    )
     args.output.mkdir(parents=True, exist_ok=True)
     from bench.chart import draw
+
     draw(result, args.output / "latest.png")
     result["seconds"] = round(time.monotonic() - started, 1)  # the chart included
     (args.output / "latest.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,4 +1,5 @@
 """An in-process cache of reference data, so a warm Lambda does not re-read what only seeding or an import changes."""
+
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -11,8 +12,13 @@ REFERENCE_ENTRIES = 20_000  # groups, activities, words and live sessions' group
 class ReferenceCache:
     """Values kept for `seconds` after they were last read from the table, at most `entries` of them."""
 
-    def __init__(self, *, seconds: float = REFERENCE_SECONDS, entries: int = REFERENCE_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        seconds: float = REFERENCE_SECONDS,
+        entries: int = REFERENCE_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._seconds = seconds
         self._entries = entries
         self._clock = clock

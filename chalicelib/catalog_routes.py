@@ -1,4 +1,5 @@
 """Study activities: the Study Activities, Activity and Launch pages."""
+
 from chalice import Blueprint, Response
 
 from chalicelib.presenters import present_activity, sessions_page

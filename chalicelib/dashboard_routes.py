@@ -1,4 +1,5 @@
 """The Dashboard page: the newest session and the study figures."""
+
 from chalice import Blueprint, Response
 
 from chalicelib.presenters import present_recent_session

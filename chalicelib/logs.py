@@ -1,4 +1,5 @@
 """Structured logs: one JSON object per line on stdout, each stamped with the request being handled."""
+
 import json
 import logging
 import sys

@@ -1,4 +1,5 @@
 """Every response body's shape, in one place: the data layer's plain dicts as the portal's pages read them."""
+
 from typing import Any
 
 from chalicelib.store.mapping import Activity, Group, Session, page_slice
@@ -6,21 +7,34 @@ from chalicelib.store.mapping import Activity, Group, Session, page_slice
 
 def present_session(session: Session) -> dict[str, Any]:
     """The session as the portal reads it, with the alias fields its pages use."""
-    return {**session, "session_id": session["id"], "activity_id": session["study_activity_id"],
-            "start_time": session["created_at"]}
+    return {
+        **session,
+        "session_id": session["id"],
+        "activity_id": session["study_activity_id"],
+        "start_time": session["created_at"],
+    }
 
 
 def present_recent_session(session: Session) -> dict[str, Any]:
     """The Dashboard's newest session with its reviews' counts."""
-    return {"id": session["id"], "group_id": session["group_id"], "activity_name": session["activity_name"],
-            "created_at": session["created_at"], "correct_count": session["correct_count"],
-            "wrong_count": session["wrong_count"]}
+    return {
+        "id": session["id"],
+        "group_id": session["group_id"],
+        "activity_name": session["activity_name"],
+        "created_at": session["created_at"],
+        "correct_count": session["correct_count"],
+        "wrong_count": session["wrong_count"],
+    }
 
 
 def present_activity(activity: Activity) -> dict[str, Any]:
     """A study activity as the portal's pages read it."""
-    return {"id": activity["id"], "title": activity["name"], "launch_url": activity["url"],
-            "preview_url": activity["preview_url"]}
+    return {
+        "id": activity["id"],
+        "title": activity["name"],
+        "launch_url": activity["url"],
+        "preview_url": activity["preview_url"],
+    }
 
 
 def present_group(group: Group) -> dict[str, Any]:
@@ -33,9 +47,18 @@ def present_reviews(study_session_id: int, logged: list[dict[str, Any]], *, batc
     if not batch:
         [review] = logged
         return {"study_session_id": study_session_id, **review}
-    return {"study_session_id": study_session_id, "reviews": [
-        {"study_session_id": study_session_id, "word_id": review["word_id"], "is_correct": review["correct"],
-         "created_at": review["created_at"]} for review in logged]}
+    return {
+        "study_session_id": study_session_id,
+        "reviews": [
+            {
+                "study_session_id": study_session_id,
+                "word_id": review["word_id"],
+                "is_correct": review["correct"],
+                "created_at": review["created_at"],
+            }
+            for review in logged
+        ],
+    }
 
 
 def total_pages(total: int, per_page: int) -> int:
@@ -44,8 +67,13 @@ def total_pages(total: int, per_page: int) -> int:
 
 def page_of(items: list[Any], *, page: int, per_page: int) -> dict[str, Any]:
     """The portal's page-number envelope over a whole list; a page past the end is empty."""
-    return {"items": page_slice(items, page=page, per_page=per_page), "total": len(items), "page": page,
-            "per_page": per_page, "total_pages": total_pages(len(items), per_page)}
+    return {
+        "items": page_slice(items, page=page, per_page=per_page),
+        "total": len(items),
+        "page": page,
+        "per_page": per_page,
+        "total_pages": total_pages(len(items), per_page),
+    }
 
 
 def sessions_page(sessions: list[Session], *, page: int, per_page: int) -> dict[str, Any]:

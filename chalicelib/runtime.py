@@ -1,5 +1,6 @@
 """What lives as long as the Lambda process: the DynamoDB client's settings, the one repository (built on first
 use, so importing the app touches no AWS), and the hooks that count each request's DynamoDB calls and capacity."""
+
 import os
 import threading
 from contextvars import ContextVar
@@ -15,8 +16,9 @@ from chalicelib.store import StudyRepository
 # (total_max_attempts counts the first attempt; botocore's max_attempts would count only the retries.)
 BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 3})
 # The operations that report ConsumedCapacity when asked.
-RETURNS_CAPACITY = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem",
-                              "BatchWriteItem", "TransactWriteItems"})
+RETURNS_CAPACITY = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "TransactWriteItems"}
+)
 
 _repository: StudyRepository | None = None
 _repository_lock = threading.Lock()  # chalice local serves requests on threads
@@ -45,8 +47,9 @@ def add_consumed_capacity(parsed: dict[str, Any], **_: Any) -> None:
     consumed = parsed.get("ConsumedCapacity") or []
     if usage is not None:
         with _usage_lock:
-            usage["capacity"] += sum(entry.get("CapacityUnits", 0) for entry in
-                                     (consumed if isinstance(consumed, list) else [consumed]))
+            usage["capacity"] += sum(
+                entry.get("CapacityUnits", 0) for entry in (consumed if isinstance(consumed, list) else [consumed])
+            )
 
 
 def get_repository() -> StudyRepository:

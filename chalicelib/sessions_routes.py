@@ -1,4 +1,5 @@
 """Study sessions and their reviews: the Launch page's POST, the Session(s) pages, the Typing Tutor, reset."""
+
 import os
 import time
 from typing import Any
@@ -45,8 +46,11 @@ def create_study_session() -> Response:
     group_id = require_id(payload, "group_id")
     study_activity_id = require_id(payload, "study_activity_id")
     session = get_repository().create_session(
-        group_id=group_id, study_activity_id=study_activity_id, idempotency_key=idempotency_key,
-        request_hash=request_hash(payload) if idempotency_key is not None else None)
+        group_id=group_id,
+        study_activity_id=study_activity_id,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(payload) if idempotency_key is not None else None,
+    )
     # The path the client used (with any API Gateway stage prefix) names the new resource.
     location = f"{request.context.get('path', '/study_sessions').rstrip('/')}/{session['id']}"
     return json_response(present_session(session), 201, {"Location": location})
@@ -57,7 +61,8 @@ def create_study_session() -> Response:
 def list_study_sessions() -> Response:
     """Sessions newest first, a page at a time by cursor: each page costs only its own items."""
     items, next_cursor = get_repository().list_sessions_page(
-        limit=query_int("limit", 10, maximum=MAX_PER_PAGE), cursor=query_text("cursor") or None)
+        limit=query_int("limit", 10, maximum=MAX_PER_PAGE), cursor=query_text("cursor") or None
+    )
     return json_response({"items": [present_session(session) for session in items], "next_cursor": next_cursor})
 
 
@@ -78,9 +83,12 @@ def log_review(session_id: str) -> Response:
     payload = parse_json_object(body=request_body(request), content_type=request.headers.get("content-type"))
     reviews, batch = parse_reviews(payload, maximum=MAX_REVIEWS_PER_REQUEST)
     logged = get_repository().log_reviews(
-        session_id=study_session_id, reviews=reviews, idempotency_key=idempotency_key,
+        session_id=study_session_id,
+        reviews=reviews,
+        idempotency_key=idempotency_key,
         # The path's session is part of the request: one key on two sessions is two requests (the second a 422).
-        request_hash=request_hash({"path_session_id": study_session_id, "body": payload}) if idempotency_key else None)
+        request_hash=request_hash({"path_session_id": study_session_id, "body": payload}) if idempotency_key else None,
+    )
     return json_response(present_reviews(study_session_id, logged, batch=batch), 201)
 
 
@@ -113,11 +121,12 @@ def reset_study_history() -> Response:
     started = time.monotonic()
     summary = get_repository().reset(deadline=started + RESET_TIME_BUDGET_SECONDS)
     seconds = round(time.monotonic() - started, 2)
-    done = (f"{summary['sessions_deleted']} study sessions with {summary['reviews_deleted']} reviews deleted and "
-            f"{summary['words_reset']} words' counts set to 0 in {seconds} s")
+    done = (
+        f"{summary['sessions_deleted']} study sessions with {summary['reviews_deleted']} reviews deleted and "
+        f"{summary['words_reset']} words' counts set to 0 in {seconds} s"
+    )
     body: dict[str, Any] = {name: value for name, value in summary.items() if name != "complete"}
     body["seconds"] = seconds
     if not summary["complete"]:
-        return error_response(503, f"Reset is not finished ({done}); send it again to go on", RETRY_SOON,
-                              **body)
+        return error_response(503, f"Reset is not finished ({done}); send it again to go on", RETRY_SOON, **body)
     return json_response({"message": f"Study history reset: {done}", **body})

@@ -1,4 +1,5 @@
 """Parsing and validating request bodies; raises named errors that web.answers_errors maps to HTTP statuses."""
+
 import hashlib
 import json
 from typing import Any
@@ -86,7 +87,8 @@ def optional_idempotency_key(value: str | None) -> str | None:
         return None
     if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH or not all(" " <= char <= "~" for char in value):
         raise InvalidRequestError(
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters")
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
+        )
     return value
 
 

@@ -1,5 +1,6 @@
 """What every route shares: the current request, path and query parsing, the JSON and error answers, CORS's
 origin check, and the one mapping from the data layer's named errors to HTTP statuses."""
+
 import functools
 import logging
 import os
@@ -38,11 +39,11 @@ class BadRequestError(Exception):
     """A path id or query value is malformed: 400."""
 
 
-def error_response(status_code: int, message: str, headers: Mapping[str, str | list[str]] | None = None,
-                   **fields: Any) -> Response:
+def error_response(
+    status_code: int, message: str, headers: Mapping[str, str | list[str]] | None = None, **fields: Any
+) -> Response:
     """Our one error shape: {"error": message, **fields} as JSON."""
-    return Response(body={"error": message, **fields}, status_code=status_code,
-                    headers={**JSON, **(headers or {})})
+    return Response(body={"error": message, **fields}, status_code=status_code, headers={**JSON, **(headers or {})})
 
 
 def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -60,8 +61,9 @@ def allowed_origin(origin: str | None) -> str | None:
 
 def parse_id(value: str) -> int:
     """A path parameter as an id: decimal digits, 1 to 2^53-1, no sign or leading zero."""
-    if not (value.isascii() and value.isdigit() and not value.startswith("0") and len(value) <= 16
-            and int(value) <= MAX_ID):
+    if not (
+        value.isascii() and value.isdigit() and not value.startswith("0") and len(value) <= 16 and int(value) <= MAX_ID
+    ):
         raise BadRequestError(f"id must be an integer from 1 to {MAX_ID}, not {value[:40]!r}")
     return int(value)
 
@@ -107,6 +109,7 @@ def page_params() -> tuple[int, int]:
 
 def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
     """Give a route the one mapping from our named errors to statuses; nothing that raises them has written."""
+
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
@@ -126,11 +129,11 @@ def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
         except IdempotencyKeyReusedError:
             return error_response(422, "Idempotency-Key was already used with a different request body")
         except IdempotencyKeyInFlightError:
-            return error_response(409, "A request with this Idempotency-Key is in progress; retry shortly",
-                                  RETRY_SOON)
+            return error_response(409, "A request with this Idempotency-Key is in progress; retry shortly", RETRY_SOON)
         except TransactionConflictError:
-            return error_response(409, "Other writes to the same study session got in the way; retry shortly",
-                                  RETRY_SOON)
+            return error_response(
+                409, "Other writes to the same study session got in the way; retry shortly", RETRY_SOON
+            )
         except (DatabaseBusyError, SessionIdCollisionError) as exc:
             # Nothing was written, so a retry is safe (a collision draws a new id next time).
             _log.warning("database busy: %s: %s", type(exc).__name__, exc)
@@ -139,4 +142,5 @@ def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
             # A write may have happened: a retry with the same Idempotency-Key returns it instead of a second one.
             _log.warning("database unavailable: %s", exc, exc_info=True)
             return error_response(503, "The database did not answer in time; retry shortly", RETRY_SOON)
+
     return wrapper

@@ -1,4 +1,5 @@
 """Groups and words: the Word Groups, Group, Words and Word pages, and the Typing Tutor's word list."""
+
 from chalice import Blueprint, Response
 
 from chalicelib.presenters import page_of, present_group, present_session, total_pages
@@ -11,8 +12,13 @@ WORDS_PER_PAGE = 50
 # The pages' column keys and the fields they sort by.
 GROUP_SORTS = {"name": "name", "words_count": "words_count"}
 WORD_SORTS = {name: name for name in ("kanji", "romaji", "english", "correct_count", "wrong_count")}
-SESSION_SORTS = {"startTime": "created_at", "endTime": "end_time", "activityName": "activity_name",
-                 "groupName": "group_name", "reviewItemsCount": "review_items_count"}
+SESSION_SORTS = {
+    "startTime": "created_at",
+    "endTime": "end_time",
+    "activityName": "activity_name",
+    "groupName": "group_name",
+    "reviewItemsCount": "review_items_count",
+}
 
 
 @words.route("/groups", methods=["GET"])
@@ -23,8 +29,13 @@ def list_groups() -> Response:
     sort_by, descending = query_choice("sort_by", GROUP_SORTS, "name"), query_descending()
     groups = get_repository().list_groups(sort_by=sort_by, descending=descending)
     listed = page_of(groups, page=page, per_page=GROUPS_PER_PAGE)
-    return json_response({"groups": [present_group(group) for group in listed["items"]],
-                          "total_pages": listed["total_pages"], "current_page": page})
+    return json_response(
+        {
+            "groups": [present_group(group) for group in listed["items"]],
+            "total_pages": listed["total_pages"],
+            "current_page": page,
+        }
+    )
 
 
 @words.route("/groups/{group_id}", methods=["GET"])
@@ -40,10 +51,15 @@ def list_group_words(group_id: str) -> Response:
     """The Group page's words with their all-time counts, sorted by any column, 10 a page."""
     the_group_id, page = parse_id(group_id), query_int("page", 1)
     listed, total = get_repository().list_group_words(
-        group_id=the_group_id, sort_by=query_choice("sort_by", WORD_SORTS, "kanji"), descending=query_descending(),
-        page=page, per_page=GROUP_WORDS_PER_PAGE)
-    return json_response({"words": listed, "total_pages": total_pages(total, GROUP_WORDS_PER_PAGE),
-                          "current_page": page})
+        group_id=the_group_id,
+        sort_by=query_choice("sort_by", WORD_SORTS, "kanji"),
+        descending=query_descending(),
+        page=page,
+        per_page=GROUP_WORDS_PER_PAGE,
+    )
+    return json_response(
+        {"words": listed, "total_pages": total_pages(total, GROUP_WORDS_PER_PAGE), "current_page": page}
+    )
 
 
 @words.route("/groups/{group_id}/words/raw", methods=["GET"])
@@ -62,8 +78,13 @@ def list_group_study_sessions(group_id: str) -> Response:
     sort_by, descending = query_choice("sort_by", SESSION_SORTS, "startTime"), query_descending(default=True)
     sessions = get_repository().list_group_sessions(group_id=the_group_id, sort_by=sort_by, descending=descending)
     listed = page_of(sessions, page=page, per_page=GROUP_SESSIONS_PER_PAGE)
-    return json_response({"study_sessions": [present_session(session) for session in listed["items"]],
-                          "total_pages": listed["total_pages"], "current_page": page})
+    return json_response(
+        {
+            "study_sessions": [present_session(session) for session in listed["items"]],
+            "total_pages": listed["total_pages"],
+            "current_page": page,
+        }
+    )
 
 
 @words.route("/words", methods=["GET"])
@@ -72,10 +93,17 @@ def list_words() -> Response:
     """The Words page: the whole vocabulary sorted by any column, 50 a page."""
     page = query_int("page", 1)
     sort_by, descending = query_choice("sort_by", WORD_SORTS, "kanji"), query_descending()
-    listed = page_of(get_repository().list_words(sort_by=sort_by, descending=descending), page=page,
-                     per_page=WORDS_PER_PAGE)
-    return json_response({"words": listed["items"], "total_pages": listed["total_pages"], "current_page": page,
-                          "total_words": listed["total"]})
+    listed = page_of(
+        get_repository().list_words(sort_by=sort_by, descending=descending), page=page, per_page=WORDS_PER_PAGE
+    )
+    return json_response(
+        {
+            "words": listed["items"],
+            "total_pages": listed["total_pages"],
+            "current_page": page,
+            "total_words": listed["total"],
+        }
+    )
 
 
 @words.route("/words/{word_id}", methods=["GET"])

@@ -1,5 +1,6 @@
 """Where the HTTP contract runs: `chalice local`, and the dev stage deployed into ministack through CloudFormation
 (both started here), or a running API given with --base-url (a real deployment, or `make dev`)."""
+
 import http.client
 import json
 import os
@@ -41,16 +42,23 @@ TIMINGS: dict[str, str] = {}
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("e2e")
-    group.addoption("--base-url", help="run the HTTP contract against this running API, up to its stage "
-                                       "(https://<id>.execute-api.<region>.amazonaws.com/api, or "
-                                       "http://127.0.0.1:5000 for `make dev`), instead of the targets e2e starts")
-    group.addoption("--table-name", help="with --base-url: the API's table, read with your AWS settings "
-                                         "(AWS_ENDPOINT_URL_DYNAMODB for `make dev`) to check what was stored")
+    group.addoption(
+        "--base-url",
+        help="run the HTTP contract against this running API, up to its stage "
+        "(https://<id>.execute-api.<region>.amazonaws.com/api, or "
+        "http://127.0.0.1:5000 for `make dev`), instead of the targets e2e starts",
+    )
+    group.addoption(
+        "--table-name",
+        help="with --base-url: the API's table, read with your AWS settings "
+        "(AWS_ENDPOINT_URL_DYNAMODB for `make dev`) to check what was stored",
+    )
 
 
 @dataclass(frozen=True)
 class Target:
     """An API under test, and a way to read what it stored."""
+
     name: str
     base_url: str  # up to the stage: requests go to base_url + "/study_sessions"
     location_prefix: str  # what the API puts before /study_sessions/<id> in Location
@@ -65,6 +73,7 @@ class Target:
 @dataclass(frozen=True)
 class Deployment:
     """The dev stage, deployed by `make deploy` into a ministack of its own."""
+
     endpoint_url: str
     port: int
     outputs: dict[str, str]
@@ -91,15 +100,19 @@ class Answer:
         return self.body["error"]
 
 
-def send(base_url: str, method: str, path: str = "/study_sessions", body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> Answer:
+def send(
+    base_url: str,
+    method: str,
+    path: str = "/study_sessions",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     """One HTTP request, with exactly the headers given (http.client adds Host, unless given, and Content-Length)."""
     url = urlsplit(base_url + path)
     connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(url.netloc, timeout=30)
     try:
-        connection.request(method, url.path + (f"?{url.query}" if url.query else ""), body=body,
-                           headers=headers or {})
+        connection.request(method, url.path + (f"?{url.query}" if url.query else ""), body=body, headers=headers or {})
         response = connection.getresponse()
         raw = response.read()
         try:
@@ -125,8 +138,12 @@ def _make(target: str, *, env: dict[str, str], **variables: str) -> None:
 
 def _emulator_environment(endpoint_url: str, home: Path) -> dict[str, str]:
     """The AWS CLI's environment for the emulator: its endpoint, its root credentials, none of the caller's."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "AWS_ENDPOINT_URL": endpoint_url,
-            **placeholder_aws(credentials="test")}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "AWS_ENDPOINT_URL": endpoint_url,
+        **placeholder_aws(credentials="test"),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -165,8 +182,9 @@ def _time_stack_create(events: list[dict[str, Any]]) -> None:
     """From the stack's own events: its change set created, to CREATE_COMPLETE."""
     times = {event["ResourceStatus"]: event["Timestamp"] for event in events if event["LogicalResourceId"] == STACK}
     took = times["CREATE_COMPLETE"] - times["REVIEW_IN_PROGRESS"]
-    TIMINGS["stack create (CloudFormation events: change set created to CREATE_COMPLETE)"] = \
+    TIMINGS["stack create (CloudFormation events: change set created to CREATE_COMPLETE)"] = (
         f"{took.total_seconds():.2f} s"
+    )
 
 
 def _time_calls(base_url: str) -> None:
@@ -179,8 +197,9 @@ def _time_calls(base_url: str) -> None:
         started = time.monotonic()
         assert post(base_url).status == 201
         warm.append(time.monotonic() - started)
-    TIMINGS[f"warm call (POST, 201; median, max of {WARM_CALLS})"] = \
+    TIMINGS[f"warm call (POST, 201; median, max of {WARM_CALLS})"] = (
         f"{median(warm) * 1000:.0f} ms, {max(warm) * 1000:.0f} ms"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -188,12 +207,16 @@ def chalice_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """`make dev` on free ports, with throwaway data."""
     work = tmp_path_factory.mktemp("chalice-local")
     port, dynamodb_port = free_port(), free_port()
-    server = start_dev_server(port=port, dynamodb_port=dynamodb_port, data_dir=work / "data",
-                              log_path=work / "dev.log")
+    server = start_dev_server(port=port, dynamodb_port=dynamodb_port, data_dir=work / "data", log_path=work / "dev.log")
     try:
-        yield Target(name="chalice-local", base_url=f"http://127.0.0.1:{port}", location_prefix="",
-                     dynamodb=dynamodb_client(endpoint_url(dynamodb_port)), table=LOCAL_TABLE,
-                     gateway_responses=True)
+        yield Target(
+            name="chalice-local",
+            base_url=f"http://127.0.0.1:{port}",
+            location_prefix="",
+            dynamodb=dynamodb_client(endpoint_url(dynamodb_port)),
+            table=LOCAL_TABLE,
+            gateway_responses=True,
+        )
     finally:
         stop_dev_server(server)
 
@@ -203,8 +226,14 @@ def _given_target(config: pytest.Config) -> Target:
     table = config.getoption("--table-name")
     if not table:
         raise pytest.UsageError("--base-url needs --table-name: every contract test checks what was stored")
-    return Target(name=base_url, base_url=base_url, location_prefix=urlparse(base_url).path,
-                  dynamodb=boto3.client("dynamodb"), table=table, gateway_responses=True)
+    return Target(
+        name=base_url,
+        base_url=base_url,
+        location_prefix=urlparse(base_url).path,
+        dynamodb=boto3.client("dynamodb"),
+        table=table,
+        gateway_responses=True,
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -221,9 +250,14 @@ def target(target_name: str, request: pytest.FixtureRequest) -> Target:
     if target_name == "chalice-local":
         return request.getfixturevalue("chalice_local")
     deployed: Deployment = request.getfixturevalue("deployment")
-    return Target(name="ministack-deploy", base_url=deployed.base_url, location_prefix="/api",
-                  dynamodb=deployed.client("dynamodb"), table=deployed.outputs["TableName"],
-                  gateway_responses=False)
+    return Target(
+        name="ministack-deploy",
+        base_url=deployed.base_url,
+        location_prefix="/api",
+        dynamodb=deployed.client("dynamodb"),
+        table=deployed.outputs["TableName"],
+        gateway_responses=False,
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

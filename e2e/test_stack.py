@@ -1,5 +1,6 @@
 """The stack `make deploy` created in ministack: its resources, the role's exact permissions, the table, the stage,
 and the API answering on both of ministack's URL forms."""
+
 import copy
 import json
 from typing import Any
@@ -33,15 +34,19 @@ def test_the_stack_holds_the_table_log_group_role_function_and_api(deployment):
     found = {(r["LogicalResourceId"], r["ResourceType"]) for r in resources}
     # SAM names the deployment after a hash of the API definition: only its type is fixed.
     assert [r["ResourceType"] for r in resources if r["LogicalResourceId"].startswith("RestAPIDeployment")] == [
-        "AWS::ApiGateway::Deployment"]
+        "AWS::ApiGateway::Deployment"
+    ]
     assert {entry for entry in found if not entry[0].startswith("RestAPIDeployment")} == EXPECTED_RESOURCES
     assert all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in resources)
 
 
 def test_the_function_reads_its_table_name_from_the_stack_and_runs_as_its_role(deployment):
     config = deployment.client("lambda").get_function_configuration(FunctionName=deployment.outputs["APIHandlerName"])
-    assert config["Environment"]["Variables"]["TABLE_NAME"] == deployment.outputs["TableName"] == \
-        physical_id(deployment, "StudyTable")
+    assert (
+        config["Environment"]["Variables"]["TABLE_NAME"]
+        == deployment.outputs["TableName"]
+        == physical_id(deployment, "StudyTable")
+    )
     assert config["Role"].endswith(f":role/{physical_id(deployment, 'ApiHandlerRole')}")
     assert (config["Runtime"], config["Handler"], config["Timeout"]) == ("python3.11", "app.app", 28)
 
@@ -52,18 +57,40 @@ def test_the_role_grants_exactly_the_dynamodb_calls_on_the_table_and_writes_to_i
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
     statements = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]
-    table_arn = deployment.client("dynamodb").describe_table(TableName=deployment.outputs["TableName"])[
-        "Table"]["TableArn"]
+    table_arn = deployment.client("dynamodb").describe_table(TableName=deployment.outputs["TableName"])["Table"][
+        "TableArn"
+    ]
     [log_group] = deployment.client("logs").describe_log_groups(
-        logGroupNamePrefix=f"/aws/lambda/{deployment.outputs['APIHandlerName']}")["logGroups"]
-    assert sorted((s["Effect"], sorted(s["Action"]), sorted(s["Resource"]) if isinstance(s["Resource"], list)
-                   else [s["Resource"]]) for s in statements) == sorted([
-        ("Allow", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-                   "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], [table_arn, f"{table_arn}/index/*"]),
-        ("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group["arn"]]),
-    ])
+        logGroupNamePrefix=f"/aws/lambda/{deployment.outputs['APIHandlerName']}"
+    )["logGroups"]
+    assert sorted(
+        (
+            s["Effect"],
+            sorted(s["Action"]),
+            sorted(s["Resource"]) if isinstance(s["Resource"], list) else [s["Resource"]],
+        )
+        for s in statements
+    ) == sorted(
+        [
+            (
+                "Allow",
+                [
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                ],
+                [table_arn, f"{table_arn}/index/*"],
+            ),
+            ("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group["arn"]]),
+        ]
+    )
     assert iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "lambda.amazonaws.com"}
+        "Service": "lambda.amazonaws.com"
+    }
 
 
 def test_the_log_group_keeps_14_days_and_receives_the_functions_json_access_lines(deployment):
@@ -71,19 +98,27 @@ def test_the_log_group_keeps_14_days_and_receives_the_functions_json_access_line
     group = f"/aws/lambda/{deployment.outputs['APIHandlerName']}"
     [described] = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert described["retentionInDays"] == 14
-    lines = [json.loads(event["message"]) for event in logs.filter_log_events(logGroupName=group)["events"]
-             if event["message"].startswith("{")]
-    assert any(line["message"] == "request" and line["status"] == 201 and line["dynamodb_requests"] == 2
-               for line in lines)
+    lines = [
+        json.loads(event["message"])
+        for event in logs.filter_log_events(logGroupName=group)["events"]
+        if event["message"].startswith("{")
+    ]
+    assert any(
+        line["message"] == "request" and line["status"] == 201 and line["dynamodb_requests"] == 2 for line in lines
+    )
 
 
 def test_the_table_has_the_keys_and_indexes_the_code_uses_on_demand_without_deletion_protection_in_dev(deployment):
     table = deployment.client("dynamodb").describe_table(TableName=deployment.outputs["TableName"])["Table"]
     assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(TABLE_DEFINITION["AttributeDefinitions"], key=str)
+
     def indexes(definition: dict) -> dict:
-        return {index["IndexName"]: (index["KeySchema"], index["Projection"])
-                for index in definition["GlobalSecondaryIndexes"]}
+        return {
+            index["IndexName"]: (index["KeySchema"], index["Projection"])
+            for index in definition["GlobalSecondaryIndexes"]
+        }
+
     assert indexes(table) == indexes(TABLE_DEFINITION)
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["DeletionProtectionEnabled"] is False
@@ -98,9 +133,16 @@ def test_the_stage_throttles_every_method(deployment):
 def test_the_api_answers_on_the_execute_api_host_form_too(deployment):
     # http://{api_id}.execute-api.localhost:PORT/{stage}/...: resolvers here do not map *.localhost to loopback,
     # so the request goes to 127.0.0.1 with that Host header, as a browser resolving it would send.
-    answer = send(f"http://127.0.0.1:{deployment.port}", "POST", "/api/study_sessions", body=VALID_BODY, headers={
-        "Host": f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}",
-        "Content-Type": "application/json"})
+    answer = send(
+        f"http://127.0.0.1:{deployment.port}",
+        "POST",
+        "/api/study_sessions",
+        body=VALID_BODY,
+        headers={
+            "Host": f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}",
+            "Content-Type": "application/json",
+        },
+    )
     assert answer.status == 201
     assert answer.headers["location"] == f"/api/study_sessions/{answer.body['id']}"
     key = {"PK": {"S": f"SESSION#{answer.body['id']}"}, "SK": {"S": "META"}}
@@ -117,14 +159,16 @@ def test_the_api_definition_cloudformation_deployed_carries_the_gateway_error_re
     responses = template["Resources"]["RestAPI"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
     assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"}
     for response in responses.values():
-        assert response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == \
-            "method.request.header.Origin"
+        assert (
+            response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+            == "method.request.header.Origin"
+        )
     for default in ("DEFAULT_4XX", "DEFAULT_5XX"):
-        assert responses[default]["responseTemplates"]["application/json"] == \
-            '{"error": $context.error.messageString}'
+        assert responses[default]["responseTemplates"]["application/json"] == '{"error": $context.error.messageString}'
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
-    assert responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"] == \
-        '{"error": "Not found"}'
+    assert (
+        responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"] == '{"error": "Not found"}'
+    )
 
 
 def as_the_functions_role(deployment: Deployment) -> Any:
@@ -132,10 +176,14 @@ def as_the_functions_role(deployment: Deployment) -> Any:
     against the role's policy, as it does the Lambda's."""
     role_arn = deployment.client("iam").get_role(RoleName=physical_id(deployment, "ApiHandlerRole"))["Role"]["Arn"]
     credentials = deployment.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="e2e")["Credentials"]
-    return boto3.client("dynamodb", endpoint_url=deployment.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id=credentials["AccessKeyId"],
-                        aws_secret_access_key=credentials["SecretAccessKey"],
-                        aws_session_token=credentials["SessionToken"])
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=deployment.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 GROUP_1 = {"PK": {"S": "GROUP#1"}, "SK": {"S": "META"}}
@@ -146,22 +194,33 @@ def test_the_functions_role_may_call_what_the_app_calls_on_its_table_and_nothing
     table = deployment.outputs["TableName"]
     assert dynamodb.batch_get_item(RequestItems={table: {"Keys": [GROUP_1]}})["Responses"][table]
     assert dynamodb.get_item(TableName=table, Key=GROUP_1)["Item"]["name"] == {"S": "Core Verbs"}
-    assert dynamodb.query(TableName=table, IndexName="GSI2", KeyConditionExpression="GSI2PK = :p",
-                          ExpressionAttributeValues={":p": {"S": "GROUP"}})["Items"]
+    assert dynamodb.query(
+        TableName=table,
+        IndexName="GSI2",
+        KeyConditionExpression="GSI2PK = :p",
+        ExpressionAttributeValues={":p": {"S": "GROUP"}},
+    )["Items"]
     # Allowed, and refused only by their conditions: the group exists, so nothing is written.
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
         dynamodb.put_item(TableName=table, Item=GROUP_1, ConditionExpression="attribute_not_exists(PK)")
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
-        dynamodb.update_item(TableName=table, Key=GROUP_1, UpdateExpression="SET x = :x",
-                             ConditionExpression="attribute_not_exists(PK)",
-                             ExpressionAttributeValues={":x": {"S": "x"}})
+        dynamodb.update_item(
+            TableName=table,
+            Key=GROUP_1,
+            UpdateExpression="SET x = :x",
+            ConditionExpression="attribute_not_exists(PK)",
+            ExpressionAttributeValues={":x": {"S": "x"}},
+        )
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
         dynamodb.delete_item(TableName=table, Key=GROUP_1, ConditionExpression="attribute_not_exists(PK)")
     denied = {
         "Scan": lambda: dynamodb.scan(TableName=table, Limit=1),
         "Scan of an index": lambda: dynamodb.scan(TableName=table, IndexName="GSI2", Limit=1),
-        "ConditionCheck in a transaction": lambda: dynamodb.transact_write_items(TransactItems=[
-            {"ConditionCheck": {"TableName": table, "Key": GROUP_1, "ConditionExpression": "attribute_exists(PK)"}}]),
+        "ConditionCheck in a transaction": lambda: dynamodb.transact_write_items(
+            TransactItems=[
+                {"ConditionCheck": {"TableName": table, "Key": GROUP_1, "ConditionExpression": "attribute_exists(PK)"}}
+            ]
+        ),
         "ListTables": lambda: dynamodb.list_tables(),
         "DeleteTable": lambda: dynamodb.delete_table(TableName=table),
     }

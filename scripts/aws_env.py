@@ -2,14 +2,25 @@
 e2e talk to emulators only, with placeholder credentials, whatever profile, endpoint or region the shell has.
 Tools that do call AWS (`make seed-stack`, `make import STACK=`) use the caller's settings, and only when a stack is
 named on the command line."""
+
 import os
 from collections.abc import Mapping, MutableMapping
 
 # What in an environment could point a client at a real account, or somewhere other than the emulator meant.
-CALLER_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
-                        "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-                        "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE",
-                        "AWS_SHARED_CREDENTIALS_FILE")
+CALLER_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
 REGION = "us-east-1"
 
 
@@ -21,12 +32,18 @@ def is_caller_aws(name: str) -> bool:
 def placeholder_aws(*, credentials: str = "local", config_file: str = os.devnull) -> dict[str, str]:
     """Credentials the emulators accept (ministack's root is "test"), a fixed region, and no config or credentials
     file of the caller's."""
-    return {"AWS_ACCESS_KEY_ID": credentials, "AWS_SECRET_ACCESS_KEY": credentials, "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": config_file, "AWS_SHARED_CREDENTIALS_FILE": config_file}
+    return {
+        "AWS_ACCESS_KEY_ID": credentials,
+        "AWS_SECRET_ACCESS_KEY": credentials,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": config_file,
+        "AWS_SHARED_CREDENTIALS_FILE": config_file,
+    }
 
 
-def scrubbed_environment(base: Mapping[str, str] | None = None, *, credentials: str = "local",
-                         **extra: str) -> dict[str, str]:
+def scrubbed_environment(
+    base: Mapping[str, str] | None = None, *, credentials: str = "local", **extra: str
+) -> dict[str, str]:
     """An environment for a local process: `base` (this process's, by default) without the caller's AWS settings,
     with placeholder ones, and `extra` on top."""
     kept = {name: value for name, value in (os.environ if base is None else base).items() if not is_caller_aws(name)}

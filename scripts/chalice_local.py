@@ -4,6 +4,7 @@
   pending connections: with 20 concurrent clients the kernel resets or delays (by a 1 s SYN retry) the connections
   beyond it. API Gateway has no such limit.
 - A path no route matches answers 404 in our error shape, with our CORS headers (NotFoundGateway)."""
+
 import sys
 from typing import Any
 
@@ -27,10 +28,12 @@ class NotFoundGateway(local.LocalGateway):
             if not isinstance(error.__context__, ValueError):
                 raise
         origin = allowed_origin(next((value for name, value in headers.items() if name.lower() == "origin"), None))
-        cors = {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Location, Retry-After"} \
-            if origin is not None else {}
-        return error_response(404, f"Not found: {method} {path.split('?')[0]}",
-                              {**cors, "Vary": "Origin"}).to_dict()
+        cors = (
+            {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Location, Retry-After"}
+            if origin is not None
+            else {}
+        )
+        return error_response(404, f"Not found: {method} {path.split('?')[0]}", {**cors, "Vary": "Origin"}).to_dict()
 
 
 local.ThreadedHTTPServer.request_queue_size = 128

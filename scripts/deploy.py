@@ -3,6 +3,7 @@
 `package`: `chalice package` of a clean copy of the app (no __pycache__, no local build caches), merged with
 infra/template.yaml, its zip given bytecode compiled from its own sources; reporting one line. `parameters`: the
 stack parameters `make deploy` passes, refusing a prod deploy without explicit https origins for CORS."""
+
 import argparse
 import importlib.util
 import marshal
@@ -39,17 +40,31 @@ def package(*, stage: str, build: Path) -> str:
             else:
                 shutil.copy2(origin, copy)
         result = subprocess.run(
-            [str(CHALICE), "--project-dir", source, "package", "--stage", stage,
-             "--merge-template", str(ROOT / "infra" / "template.yaml"), str(build.resolve())],
-            capture_output=True, text=True, env={"AWS_DEFAULT_REGION": "us-east-1", **os.environ})
+            [
+                str(CHALICE),
+                "--project-dir",
+                source,
+                "package",
+                "--stage",
+                stage,
+                "--merge-template",
+                str(ROOT / "infra" / "template.yaml"),
+                str(build.resolve()),
+            ],
+            capture_output=True,
+            text=True,
+            env={"AWS_DEFAULT_REGION": "us-east-1", **os.environ},
+        )
     if result.returncode != 0:
         raise DeployError(f"chalice package failed:\n{result.stdout}{result.stderr}")
     zipped = build / "deployment.zip"
     add_bytecode(zipped)
     with zipfile.ZipFile(zipped) as archive:
         files = len(archive.namelist())
-    return (f"make package: {build}/sam.yaml and {zipped.name} ({zipped.stat().st_size / 1024:.0f} KB, {files} files)"
-            f" for stage {stage}")
+    return (
+        f"make package: {build}/sam.yaml and {zipped.name} ({zipped.stat().st_size / 1024:.0f} KB, {files} files)"
+        f" for stage {stage}"
+    )
 
 
 def add_bytecode(zipped: Path) -> None:
@@ -68,8 +83,13 @@ def add_bytecode(zipped: Path) -> None:
                 code = compile(source, info.filename, "exec", dont_inherit=True)
                 pyc = zipfile.ZipInfo(importlib.util.cache_from_source(info.filename), date_time=info.date_time)
                 pyc.compress_type, pyc.external_attr = info.compress_type, info.external_attr
-                output.writestr(pyc, importlib.util.MAGIC_NUMBER + (0b01).to_bytes(4, "little")  # hash, unchecked
-                                + importlib.util.source_hash(source) + marshal.dumps(code))
+                output.writestr(
+                    pyc,
+                    importlib.util.MAGIC_NUMBER
+                    + (0b01).to_bytes(4, "little")  # hash, unchecked
+                    + importlib.util.source_hash(source)
+                    + marshal.dumps(code),
+                )
     rewritten.replace(zipped)
 
 
@@ -82,8 +102,10 @@ def parameters(*, stage: str, cors_origin: str, allow_reset: str = "") -> str:
     """`Key=Value` pairs for `cloudformation deploy --parameter-overrides`."""
     origins = [origin.strip() for origin in cors_origin.split(",") if origin.strip()]
     if stage == "prod" and not (origins and all(origin.startswith("https://") for origin in origins)):
-        raise DeployError("make deploy STAGE=prod needs CORS_ORIGIN=https://<the portal's origin> (comma-separated"
-                          " if several): the origins whose pages may call the API")
+        raise DeployError(
+            "make deploy STAGE=prod needs CORS_ORIGIN=https://<the portal's origin> (comma-separated"
+            " if several): the origins whose pages may call the API"
+        )
     if not origins:
         # The dev stage grants what the tests' dev stage grants: the portal's local frontend and Typing Tutor.
         origins = stage_environment(stage)["CORS_ALLOW_ORIGINS"].split(",")

@@ -2,6 +2,7 @@
 
 SIGINT or SIGTERM, once or repeatedly, to this script or to its whole process group (make's included), stops
 both servers: the signal handler only records the request, and the shutdown below always runs to its end."""
+
 import argparse
 import contextlib
 import os
@@ -59,17 +60,23 @@ def port_taken_message(*, port: int, dynamodb: bool) -> str:
             holder = "a ministack already answers there: is another `make dev` running? Stop it, or"
         else:
             holder = "another program holds it (LocalStack listens there too):"
-        return (f"port {port}, which `make dev` wants for its local DynamoDB server (ministack), is in use on "
-                f"127.0.0.1; {holder} run `DYNAMODB_PORT={next_free_port(port)} make dev` to use another port")
-    airplay = " (on macOS, often the AirPlay Receiver: System Settings > General > AirDrop & Handoff)" \
-        if port == DEFAULT_PORT else ""
-    return (f"port {port}, which `make dev` wants for the API (chalice local), is in use on 127.0.0.1 by another "
-            f"program{airplay}; run `PORT={next_free_port(port)} make dev` to use another port (the portal's "
-            f"frontend and Typing Tutor call port {DEFAULT_PORT})")
+        return (
+            f"port {port}, which `make dev` wants for its local DynamoDB server (ministack), is in use on "
+            f"127.0.0.1; {holder} run `DYNAMODB_PORT={next_free_port(port)} make dev` to use another port"
+        )
+    airplay = (
+        " (on macOS, often the AirPlay Receiver: System Settings > General > AirDrop & Handoff)"
+        if port == DEFAULT_PORT
+        else ""
+    )
+    return (
+        f"port {port}, which `make dev` wants for the API (chalice local), is in use on 127.0.0.1 by another "
+        f"program{airplay}; run `PORT={next_free_port(port)} make dev` to use another port (the portal's "
+        f"frontend and Typing Tutor call port {DEFAULT_PORT})"
+    )
 
 
-def wait_for_http(port: int, process: subprocess.Popen, stop: StopRequest | None = None,
-                  timeout: float = 60.0) -> None:
+def wait_for_http(port: int, process: subprocess.Popen, stop: StopRequest | None = None, timeout: float = 60.0) -> None:
     """Wait until chalice local answers HTTP on the port, or a stop is requested."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop:
@@ -86,21 +93,34 @@ def wait_for_http(port: int, process: subprocess.Popen, stop: StopRequest | None
         raise LocalServerError(f"chalice local did not answer on port {port} within {timeout:.0f} s")
 
 
-def start_chalice_local(*, port: int, dynamodb_port: int, table: str, log_path: Path | None = None
-                        ) -> subprocess.Popen:
+def start_chalice_local(*, port: int, dynamodb_port: int, table: str, log_path: Path | None = None) -> subprocess.Popen:
     """`chalice local --stage local` on 127.0.0.1:port, against the given local DynamoDB server and table; its
     output to log_path if given, else to ours."""
     with open(log_path or os.devnull, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "scripts.chalice_local", "local", "--stage", "local",
-             "--host", "127.0.0.1", "--port", str(port),
-             # Chalice's reloader either polls every file under the project (.venv included) each second
-             # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.
-             "--no-autoreload"],
-            cwd=ROOT, start_new_session=True, stdin=subprocess.DEVNULL,
-            stdout=log if log_path else None, stderr=subprocess.STDOUT if log_path else None,
+            [
+                sys.executable,
+                "-m",
+                "scripts.chalice_local",
+                "local",
+                "--stage",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                # Chalice's reloader either polls every file under the project (.venv included) each second
+                # or, with current watchdog, restarts in a loop on its own file reads: restart `make dev` instead.
+                "--no-autoreload",
+            ],
+            cwd=ROOT,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log if log_path else None,
+            stderr=subprocess.STDOUT if log_path else None,
             # The caller's environment without its AWS settings, pointed at the local DynamoDB server and table.
-            env=scrubbed_environment(**local_environment(dynamodb_port=dynamodb_port, table=table)))
+            env=scrubbed_environment(**local_environment(dynamodb_port=dynamodb_port, table=table)),
+        )
 
 
 def stop_chalice_local(process: subprocess.Popen) -> None:
@@ -143,8 +163,10 @@ def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> 
         wait_for_http(port, chalice, stop)
         if stop:
             return 0
-        _say(f"ready in {time.monotonic() - started:.1f} s: http://127.0.0.1:{port} (also http://localhost:{port}),"
-             " e.g. POST /study_sessions. Ctrl-C stops everything.")
+        _say(
+            f"ready in {time.monotonic() - started:.1f} s: http://127.0.0.1:{port} (also http://localhost:{port}),"
+            " e.g. POST /study_sessions. Ctrl-C stops everything."
+        )
         while not stop:
             if chalice.poll() is not None:
                 raise LocalServerError(f"chalice local exited with code {chalice.returncode}")
@@ -157,18 +179,28 @@ def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> 
         _say("stopped chalice local and ministack")
 
 
-def start_dev_server(*, port: int, dynamodb_port: int, data_dir: Path, log_path: Path,
-                     timeout: float = 90.0) -> subprocess.Popen:
+def start_dev_server(
+    *, port: int, dynamodb_port: int, data_dir: Path, log_path: Path, timeout: float = 90.0
+) -> subprocess.Popen:
     """`make dev` in the background, in a session of its own (its pgid is make's PID), on the given ports and data
     folder, its output to log_path; return once it is ready. For tests: a running `make dev` stays untouched."""
-    command = ["make", "--no-print-directory", "-C", str(ROOT), "dev", f"PORT={port}",
-               f"DYNAMODB_PORT={dynamodb_port}", f"ARGS=--data-dir {data_dir}"]
+    command = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(ROOT),
+        "dev",
+        f"PORT={port}",
+        f"DYNAMODB_PORT={dynamodb_port}",
+        f"ARGS=--data-dir {data_dir}",
+    ]
     env = scrubbed_environment()
     # A file, not a pipe: a pipe nobody reads fills up with access-log lines and then blocks the server.
     with open(log_path, "ab") as log:
         offset = log.tell()  # a restart appends to the same log: look for "ready" only in its own lines
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         if b"ready in" in log_path.read_bytes()[offset:]:
@@ -199,12 +231,20 @@ def main() -> int:
         signal.signal(signum, stop)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", default=str(DEFAULT_PORT), help="the API's port (make dev's PORT)")
-    parser.add_argument("--data-dir", type=Path, default=LOCAL_DIR,
-                        help="ministack's saved state (kept across restarts), log and temporary files")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=LOCAL_DIR,
+        help="ministack's saved state (kept across restarts), log and temporary files",
+    )
     args = parser.parse_args()
     try:
-        return run(port=parse_port(args.port, variable="PORT"), dynamodb_port=dynamodb_port(),
-                   data_dir=args.data_dir.resolve(), stop=stop)
+        return run(
+            port=parse_port(args.port, variable="PORT"),
+            dynamodb_port=dynamodb_port(),
+            data_dir=args.data_dir.resolve(),
+            stop=stop,
+        )
     except (LocalServerError, BotoCoreError, ClientError) as exc:  # the seed's calls to ministack, too
         _say(f"make dev: {exc}", error=True)
         return 1

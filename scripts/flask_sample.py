@@ -4,6 +4,7 @@
 The data looks like what the Flask app wrote: sessions stamped with Python's datetime.now() (microseconds), reviews
 with SQLite's CURRENT_TIMESTAMP (none), one word_reviews row per reviewed word, groups.words_count as its
 counter cache, and some words in two groups."""
+
 import argparse
 import json
 import random
@@ -75,9 +76,29 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "word_reviews": ("id", "word_id", "correct_count", "wrong_count", "last_reviewed"),
 }
 TYPING_TUTOR = (1, "Typing Tutor", "http://localhost:8080", "/assets/study_activities/typing-tutor.png")
-_SYLLABLES = [("か", "ka"), ("き", "ki"), ("く", "ku"), ("さ", "sa"), ("し", "shi"), ("す", "su"), ("た", "ta"),
-              ("ち", "chi"), ("つ", "tsu"), ("な", "na"), ("に", "ni"), ("の", "no"), ("ま", "ma"), ("み", "mi"),
-              ("る", "ru"), ("い", "i"), ("う", "u"), ("よ", "yo"), ("食", "ta"), ("行", "i"), ("書", "ka")]
+_SYLLABLES = [
+    ("か", "ka"),
+    ("き", "ki"),
+    ("く", "ku"),
+    ("さ", "sa"),
+    ("し", "shi"),
+    ("す", "su"),
+    ("た", "ta"),
+    ("ち", "chi"),
+    ("つ", "tsu"),
+    ("な", "na"),
+    ("に", "ni"),
+    ("の", "no"),
+    ("ま", "ma"),
+    ("み", "mi"),
+    ("る", "ru"),
+    ("い", "i"),
+    ("う", "u"),
+    ("よ", "yo"),
+    ("食", "ta"),
+    ("行", "i"),
+    ("書", "ka"),
+]
 _START = datetime(2025, 1, 6, 8, 0, 0)
 
 
@@ -88,8 +109,9 @@ def write_database(*, path: Path, rows: dict[str, list[tuple[Any, ...]]], not_nu
         connection.executescript(SCHEMA if not_null else SCHEMA.replace(" NOT NULL", ""))
         for table, table_rows in rows.items():
             columns = COLUMNS[table]
-            connection.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
-                                   f"VALUES ({', '.join('?' * len(columns))})", table_rows)
+            connection.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", table_rows
+            )
     connection.close()
 
 
@@ -98,8 +120,9 @@ def flask_time(moment: datetime, *, microseconds: bool) -> str:
     return str(moment) if microseconds else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def sample_rows(*, words: int, reviews: int, sessions: int | None = None, groups: int = 3,
-                seed: int = 1) -> dict[str, list[tuple[Any, ...]]]:
+def sample_rows(
+    *, words: int, reviews: int, sessions: int | None = None, groups: int = 3, seed: int = 1
+) -> dict[str, list[tuple[Any, ...]]]:
     """Rows of a plausible portal history: every review names a word of its session's group."""
     rng = random.Random(seed)
     sessions = max(1, reviews // 10) if sessions is None else sessions
@@ -107,9 +130,15 @@ def sample_rows(*, words: int, reviews: int, sessions: int | None = None, groups
     for word_id in range(1, words + 1):
         syllables = [rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))]
         parts = [{"kanji": kana, "romaji": [romaji]} for kana, romaji in syllables]
-        rows["words"].append((word_id, "".join(kana for kana, _ in syllables),
-                              "".join(romaji for _, romaji in syllables), f"sample word {word_id}",
-                              json.dumps(parts, ensure_ascii=False)))
+        rows["words"].append(
+            (
+                word_id,
+                "".join(kana for kana, _ in syllables),
+                "".join(romaji for _, romaji in syllables),
+                f"sample word {word_id}",
+                json.dumps(parts, ensure_ascii=False),
+            )
+        )
     members: dict[int, list[int]] = {group_id: [] for group_id in range(1, groups + 1)}
     for word_id in range(1, words + 1):
         first = (word_id - 1) % groups + 1
@@ -126,8 +155,7 @@ def sample_rows(*, words: int, reviews: int, sessions: int | None = None, groups
         group_id = rng.randint(1, groups)
         moment = _START + timedelta(seconds=offset, microseconds=rng.randint(1, 999_999))
         starts[session_id] = (group_id, moment)
-        rows["study_sessions"].append((session_id, group_id, 1,
-                                       flask_time(moment, microseconds=session_id % 2 == 1)))
+        rows["study_sessions"].append((session_id, group_id, 1, flask_time(moment, microseconds=session_id % 2 == 1)))
     counts: dict[int, list[Any]] = {}
     for review_id in range(1, reviews + 1):
         session_id = rng.randint(1, sessions)
@@ -140,8 +168,10 @@ def sample_rows(*, words: int, reviews: int, sessions: int | None = None, groups
         count = counts.setdefault(word_id, [0, 0, created_at])
         count[0 if correct else 1] += 1
         count[2] = max(count[2], created_at)
-    rows["word_reviews"] = [(index, word_id, correct, wrong, last)
-                            for index, (word_id, (correct, wrong, last)) in enumerate(sorted(counts.items()), 1)]
+    rows["word_reviews"] = [
+        (index, word_id, correct, wrong, last)
+        for index, (word_id, (correct, wrong, last)) in enumerate(sorted(counts.items()), 1)
+    ]
     return rows
 
 
@@ -157,11 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.words < args.groups or args.groups < 1 or args.reviews < 0 or (args.sessions or 1) < 1:
         parser.error("needs at least one group, a word per group and one session")
     args.out.unlink(missing_ok=True)
-    rows = sample_rows(words=args.words, reviews=args.reviews, sessions=args.sessions, groups=args.groups,
-                       seed=args.seed)
+    rows = sample_rows(
+        words=args.words, reviews=args.reviews, sessions=args.sessions, groups=args.groups, seed=args.seed
+    )
     write_database(path=args.out, rows=rows)
-    print(f"{args.out}: {len(rows['groups'])} groups, {len(rows['words'])} words, "
-          f"{len(rows['study_sessions'])} sessions, {len(rows['word_review_items'])} reviews")
+    print(
+        f"{args.out}: {len(rows['groups'])} groups, {len(rows['words'])} words, "
+        f"{len(rows['study_sessions'])} sessions, {len(rows['word_review_items'])} reviews"
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """`make import`: move the original Flask portal's words.db (DB=) into the local table, starting the local DynamoDB
 server if `make dev` is not running, or into a deployed stack's table (STACK=); or load one of its seed files
 (WORDS= GROUP=) into a group. Running it again changes nothing. scripts/flask_import/ has the rules."""
+
 import argparse
 import sys
 from collections.abc import Iterator
@@ -31,13 +32,24 @@ from scripts.local_stack import LOCAL_TABLE, LocalServerError, dynamodb_client
 from scripts.seed import local_endpoint, stack_table
 
 COMMAND = "make import"
-USAGE = ('usage: make import DB=words.db [TIMEZONE=Europe/Berlin] [STACK=study-portal-dev]\n'
-         '       make import WORDS=verbs.json GROUP="Core Verbs" [STACK=study-portal-dev]')
+USAGE = (
+    "usage: make import DB=words.db [TIMEZONE=Europe/Berlin] [STACK=study-portal-dev]\n"
+    '       make import WORDS=verbs.json GROUP="Core Verbs" [STACK=study-portal-dev]'
+)
 # A bulk load meets throttling on a deployed table: more patience than the API's 3 attempts.
 _STACK_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 10}, max_pool_connections=16)
-_FAILURES = (InvalidSourceError, UnknownTimeZoneError, ForeignSessionsError, ImportInterruptedError,
-             VerificationError, LocalServerError, DatabaseBusyError, DatabaseUnavailableError, BotoCoreError,
-             ClientError)
+_FAILURES = (
+    InvalidSourceError,
+    UnknownTimeZoneError,
+    ForeignSessionsError,
+    ImportInterruptedError,
+    VerificationError,
+    LocalServerError,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+    BotoCoreError,
+    ClientError,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,8 +62,10 @@ def target_repository(*, stack: str | None) -> Iterator[tuple[StudyRepository, s
     """The repository over the table to import into, and how to name that table."""
     if stack:
         table = stack_table(stack=stack)
-        yield StudyRepository(client=boto3.client("dynamodb", config=_STACK_CONFIG), table_name=table), \
-            f"table {table} of stack {stack}"
+        yield (
+            StudyRepository(client=boto3.client("dynamodb", config=_STACK_CONFIG), table_name=table),
+            f"table {table} of stack {stack}",
+        )
         return
     with local_endpoint(command=COMMAND) as endpoint:
         client = dynamodb_client(endpoint)
@@ -68,18 +82,22 @@ def import_db(*, path: Path, stack: str | None, zone_name: str) -> str:
     zone = time_zone(name=zone_name)
     data = read_flask_database(path=path)  # checked whole before any server is started or written to
     with target_repository(stack=stack) as (repository, table):
-        _say(f"importing {path.name} into {table}; the file's times are taken as {zone_name} "
-             "(TIMEZONE= / --timezone to change)")
+        _say(
+            f"importing {path.name} into {table}; the file's times are taken as {zone_name} "
+            "(TIMEZONE= / --timezone to change)"
+        )
         summary = import_database(repository=repository, data=data, zone=zone, report=_say)
     for warning in summary.warnings:
         _say(f"warning: {warning}")
     written = f"{counted(summary.written, 'item')} written, {summary.unchanged:,} unchanged"
     if summary.deleted:
         written += f", {summary.deleted:,} deleted"
-    return (f"imported from {path.name}: {counted(summary.groups, 'group')}, {counted(summary.words, 'word')}, "
-            f"{counted(summary.activities, 'activity', 'activities')}, {counted(summary.sessions, 'session')}, "
-            f"{counted(summary.reviews, 'review')} ({written}) in {summary.seconds:.1f} s; verified"
-            + ("" if summary.written or summary.deleted else "; the table already held all of it"))
+    return (
+        f"imported from {path.name}: {counted(summary.groups, 'group')}, {counted(summary.words, 'word')}, "
+        f"{counted(summary.activities, 'activity', 'activities')}, {counted(summary.sessions, 'session')}, "
+        f"{counted(summary.reviews, 'review')} ({written}) in {summary.seconds:.1f} s; verified"
+        + ("" if summary.written or summary.deleted else "; the table already held all of it")
+    )
 
 
 def import_seed_file(*, path: Path, group_name: str, stack: str | None) -> str:
@@ -88,17 +106,22 @@ def import_seed_file(*, path: Path, group_name: str, stack: str | None) -> str:
         raise InvalidSourceError("GROUP= must name the group the words go into")
     words, warnings = read_seed_words(path=path)
     with target_repository(stack=stack) as (repository, table):
-        summary = import_words(repository=repository, words=words, group_name=group_name, warnings=warnings,
-                               report=_say)
+        summary = import_words(
+            repository=repository, words=words, group_name=group_name, warnings=warnings, report=_say
+        )
     for warning in summary.warnings:
         _say(f"warning: {warning}")
     group = f"group {summary.group_id} {summary.group_name!r}{' (new)' if summary.group_created else ''}"
     if not summary.written:
-        return (f"nothing to write: {group} in {table} already holds the {counted(summary.words, 'word')} of "
-                f"{path.name}; it has {counted(summary.group_words, 'word')}")
-    return (f"loaded {path.name} into {group} in {table}: {counted(summary.words, 'word')} "
-            f"({summary.new_words:,} new, {summary.words - summary.new_words:,} already stored); the group has "
-            f"{counted(summary.group_words, 'word')} ({summary.seconds:.1f} s); verified")
+        return (
+            f"nothing to write: {group} in {table} already holds the {counted(summary.words, 'word')} of "
+            f"{path.name}; it has {counted(summary.group_words, 'word')}"
+        )
+    return (
+        f"loaded {path.name} into {group} in {table}: {counted(summary.words, 'word')} "
+        f"({summary.new_words:,} new, {summary.words - summary.new_words:,} already stored); the group has "
+        f"{counted(summary.group_words, 'word')} ({summary.seconds:.1f} s); verified"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

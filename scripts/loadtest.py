@@ -3,6 +3,7 @@ then an audit of the table: exactly the sessions answered 201, unique ids, no du
 
 It never touches `make dev` or its data: it runs its own `chalice local` and ministack on free ports, and removes
 them afterwards. Bounded: a fixed number of requests, a 10 s timeout on each, and a deadline for the whole run."""
+
 import argparse
 import functools
 import json
@@ -36,8 +37,16 @@ from scripts.local_stack import (
 from scripts.seed import seed_table
 from scripts.seed_data import GROUPS
 
-SESSION_FIELDS = {"id", "group_id", "group_name", "study_activity_id", "activity_name", "created_at", "end_time",
-                  "review_items_count"}
+SESSION_FIELDS = {
+    "id",
+    "group_id",
+    "group_name",
+    "study_activity_id",
+    "activity_name",
+    "created_at",
+    "end_time",
+    "review_items_count",
+}
 GROUP_NAMES = {group["group_id"]: group["name"] for group in GROUPS}
 _deserializer = TypeDeserializer()
 
@@ -45,6 +54,7 @@ _deserializer = TypeDeserializer()
 @dataclass
 class Sent:
     """One request and its answer."""
+
     kind: str  # create, resend, burst, reused-key, bad
     intent: str  # requests with the same intent must end in the same session
     body: dict[str, Any]
@@ -61,8 +71,9 @@ def _post(base_url: str, sent: Sent) -> Sent:
     headers = {"Content-Type": "application/json"}
     if sent.key is not None:
         headers["Idempotency-Key"] = sent.key
-    request = urllib.request.Request(f"{base_url}/study_sessions", data=json.dumps(sent.body).encode(),
-                                     headers=headers, method="POST")
+    request = urllib.request.Request(
+        f"{base_url}/study_sessions", data=json.dumps(sent.body).encode(), headers=headers, method="POST"
+    )
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -89,8 +100,9 @@ def _plan(creates: int, run: str) -> list[list[Sent]]:
         else:
             job = [Sent("create", f"{run}-{n}", body, None)]
         if n % 10 == 0:
-            job.append(Sent("bad", f"{run}-bad-{n}", {"group_id": [True, 999][n % 20 // 10], "study_activity_id": 1},
-                            None))
+            job.append(
+                Sent("bad", f"{run}-bad-{n}", {"group_id": [True, 999][n % 20 // 10], "study_activity_id": 1}, None)
+            )
         jobs.append(job)
     return jobs
 
@@ -121,15 +133,17 @@ def audit(sent: list[Sent], before: dict[str, dict], after: dict[str, dict]) -> 
         "sessions_created": len(sessions),
         "intents_answered_201": len(ids_by_intent),
         "unexpected_statuses": sum(request.status not in EXPECTED[request.kind] for request in sent),
-        "answers_for_another_request": sum(request.status == 201 and request.answer["group_id"] !=
-                                           request.body["group_id"] for request in sent),
+        "answers_for_another_request": sum(
+            request.status == 201 and request.answer["group_id"] != request.body["group_id"] for request in sent
+        ),
         "intents_with_more_than_one_id": sum(len(ids) > 1 for ids in ids_by_intent.values()),
         "ids_shared_by_intents": len(answered) - len(set(answered)),
         "lost_sessions": len(set(answered) - set(sessions)),  # answered 201, not stored
         "orphan_sessions": len(set(sessions) - set(answered)),  # stored, never answered 201
-        "partial_sessions": sum(not set(item) >= SESSION_FIELDS
-                                or item["group_name"] != GROUP_NAMES.get(item["group_id"])
-                                for item in sessions.values()),
+        "partial_sessions": sum(
+            not set(item) >= SESSION_FIELDS or item["group_name"] != GROUP_NAMES.get(item["group_id"])
+            for item in sessions.values()
+        ),
         "key_records": len(records),
         "key_records_missing": len(keyed_intents) - len(records),
         "key_records_without_their_session": sum(int(record["session"]["id"]) not in sessions for record in records),
@@ -137,8 +151,9 @@ def audit(sent: list[Sent], before: dict[str, dict], after: dict[str, dict]) -> 
     }
 
 
-def run_load(*, base_url: str, endpoint: str, table: str, creates: int, clients: int, bursts: int,
-             deadline_s: float = 300.0) -> dict[str, Any]:
+def run_load(
+    *, base_url: str, endpoint: str, table: str, creates: int, clients: int, bursts: int, deadline_s: float = 300.0
+) -> dict[str, Any]:
     """Send the planned requests from `clients` threads, then audit the table; returns the figures."""
     client = dynamodb_client(endpoint)
     before = _scan(client, table)
@@ -180,16 +195,27 @@ def run_load(*, base_url: str, endpoint: str, table: str, creates: int, clients:
         "statuses": dict(sorted(statuses.items())),
         "seconds": round(elapsed, 2),
         "requests_per_second": round(len(sent) / elapsed, 1),
-        "latency_ms": {"p50": round(statistics.median(latencies), 1),
-                       "p95": round(latencies[int(len(latencies) * 0.95) - 1], 1),
-                       "p99": round(latencies[int(len(latencies) * 0.99) - 1], 1),
-                       "max": round(latencies[-1], 1)},
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 1),
+            "p95": round(latencies[int(len(latencies) * 0.95) - 1], 1),
+            "p99": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+            "max": round(latencies[-1], 1),
+        },
     }
 
 
-MUST_BE_ZERO = ("unexpected_statuses", "answers_for_another_request", "intents_with_more_than_one_id",
-                "ids_shared_by_intents", "lost_sessions", "orphan_sessions", "partial_sessions",
-                "key_records_missing", "key_records_without_their_session", "items_changed_or_deleted")
+MUST_BE_ZERO = (
+    "unexpected_statuses",
+    "answers_for_another_request",
+    "intents_with_more_than_one_id",
+    "ids_shared_by_intents",
+    "lost_sessions",
+    "orphan_sessions",
+    "partial_sessions",
+    "key_records_missing",
+    "key_records_without_their_session",
+    "items_changed_or_deleted",
+)
 
 
 def failures(figures: dict[str, Any]) -> list[str]:
@@ -213,19 +239,29 @@ def main() -> int:
     scratch = LOCAL_DIR / f"loadtest-{run}"
     scratch.mkdir(parents=True)
     dynamodb_port, api_port = free_port(), free_port()
-    print(f"loading an API and a DynamoDB server of its own (ports {api_port} and {dynamodb_port}), removed "
-          "afterwards; make dev and its data are never touched", flush=True)
+    print(
+        f"loading an API and a DynamoDB server of its own (ports {api_port} and {dynamodb_port}), removed "
+        "afterwards; make dev and its data are never touched",
+        flush=True,
+    )
     ministack = chalice = None
     try:
         ministack = start_ministack(port=dynamodb_port, log_path=scratch / "ministack.log")
         wait_until_ready(port=dynamodb_port, process=ministack)
         seed_table(endpoint=endpoint_url(dynamodb_port), table_name=LOCAL_TABLE)
-        chalice = start_chalice_local(port=api_port, dynamodb_port=dynamodb_port, table=LOCAL_TABLE,
-                                      log_path=scratch / "chalice-local.log")
+        chalice = start_chalice_local(
+            port=api_port, dynamodb_port=dynamodb_port, table=LOCAL_TABLE, log_path=scratch / "chalice-local.log"
+        )
         wait_for_http(api_port, chalice)
-        figures = run_load(base_url=f"http://127.0.0.1:{api_port}", endpoint=endpoint_url(dynamodb_port),
-                           table=LOCAL_TABLE, creates=args.creates, clients=args.clients, bursts=args.bursts,
-                           deadline_s=args.deadline)
+        figures = run_load(
+            base_url=f"http://127.0.0.1:{api_port}",
+            endpoint=endpoint_url(dynamodb_port),
+            table=LOCAL_TABLE,
+            creates=args.creates,
+            clients=args.clients,
+            bursts=args.bursts,
+            deadline_s=args.deadline,
+        )
     except LocalServerError as exc:
         print(f"make loadtest: {exc}", file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
 """The local DynamoDB server (ministack) on loopback: its port, starting, probing and stopping it; shared by
 `make dev`, `make seed`, `make loadtest` and the tests."""
+
 import http.client
 import json
 import os
@@ -27,8 +28,7 @@ class LocalServerError(Exception):
 def stage_environment(stage: str, *, project_dir: Path = ROOT) -> dict[str, str]:
     """The environment variables .chalice/config.json gives the stage (top level, then the stage's own)."""
     config = json.loads((project_dir / ".chalice" / "config.json").read_text())
-    return {**config.get("environment_variables", {}),
-            **config["stages"][stage].get("environment_variables", {})}
+    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
 
 
 def parse_port(value: str, *, variable: str) -> int:
@@ -65,8 +65,10 @@ def port_in_use(port: int) -> bool:
 
 def next_free_port(port: int) -> int | str:
     """The first port above `port` that nothing listens on, to suggest in a message."""
-    return next((candidate for candidate in range(port + 1, min(port + 200, 65536)) if not port_in_use(candidate)),
-                "<a free port>")
+    return next(
+        (candidate for candidate in range(port + 1, min(port + 200, 65536)) if not port_in_use(candidate)),
+        "<a free port>",
+    )
 
 
 def answers_as_ministack(port: int, *, timeout: float = 1.0) -> bool:
@@ -77,14 +79,19 @@ def answers_as_ministack(port: int, *, timeout: float = 1.0) -> bool:
     # Refused, reset, timed out, an HTTP error status, an answer that is not HTTP at all, or not JSON.
     except (OSError, http.client.HTTPException, ValueError):
         return False
-    return isinstance(health, dict) and isinstance(health.get("services"), dict) and \
-        "dynamodb" in health["services"] and "edition" in health
+    return (
+        isinstance(health, dict)
+        and isinstance(health.get("services"), dict)
+        and "dynamodb" in health["services"]
+        and "edition" in health
+    )
 
 
 def local_client(service: str, endpoint: str) -> Any:
     """A client of one service of the local server, with ministack's root credentials (checked under AUTH=true)."""
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
 
 
 def dynamodb_client(endpoint: str) -> Any:
@@ -92,8 +99,9 @@ def dynamodb_client(endpoint: str) -> Any:
     return local_client("dynamodb", endpoint)
 
 
-def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,
-                    services: str = "dynamodb", enforce_iam: bool = False) -> subprocess.Popen:
+def start_ministack(
+    *, port: int, log_path: Path, state_dir: Path | None = None, services: str = "dynamodb", enforce_iam: bool = False
+) -> subprocess.Popen:
     """Start ministack on 127.0.0.1:port in its own session; persist state to state_dir if given.
 
     Its temporary files (a PID file, Lambda code) go to a tmp/ folder beside its log, not the system's.
@@ -118,8 +126,14 @@ def start_ministack(*, port: int, log_path: Path, state_dir: Path | None = None,
         state_dir.mkdir(parents=True, exist_ok=True)
         env.update(PERSIST_STATE="1", STATE_DIR=str(state_dir))
     with open(log_path, "ab") as log:
-        return subprocess.Popen([str(MINISTACK)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [str(MINISTACK)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def wait_until_ready(*, port: int, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:

@@ -1,6 +1,7 @@
 """pytest plugin of both suites (pytest.ini loads it): scratch files under the project's git-ignored .tmp/, one
 folder per run (so runs in parallel in one clone never delete each other's), removed when the run passes; and a
 check that the run leaves no new entry in the system temp folder once its servers have stopped."""
+
 import os
 import shutil
 import tempfile

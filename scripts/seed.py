@@ -1,6 +1,7 @@
 """`make seed`: create the local table if missing and load the seed data, idempotently (starting the local
 DynamoDB server for the purpose if `make dev` is not running).
 `make seed-stack`: load the seed data into a deployed stack's table, with the caller's AWS settings."""
+
 import argparse
 import sys
 import time
@@ -58,8 +59,10 @@ def local_endpoint(*, command: str) -> Iterator[str]:
     server = None
     if port_in_use(port):
         if not answers_as_ministack(port):
-            raise LocalServerError(f"port {port} is in use on 127.0.0.1 by a program that is not ministack "
-                                   f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> {command}`")
+            raise LocalServerError(
+                f"port {port} is in use on 127.0.0.1 by a program that is not ministack "
+                f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> {command}`"
+            )
     else:
         server = start_ministack(port=port, log_path=LOCAL_DIR / "ministack.log", state_dir=LOCAL_DIR / "state")
     try:

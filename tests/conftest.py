@@ -1,5 +1,6 @@
 """Fixtures of every kind of test: every data test runs twice, on moto (in process) and on a ministack server on
 loopback; helpers they share are in tests/support/."""
+
 import io
 import json
 import logging
@@ -38,8 +39,9 @@ def aws_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
         monkeypatch.setenv(name, value)
     # A fresh default session per test, so event handlers a test registers die with it.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    monkeypatch.setattr(boto3, "setup_default_session",
-                        lambda **kwargs: setattr(boto3, "DEFAULT_SESSION", new_session(**kwargs)))
+    monkeypatch.setattr(
+        boto3, "setup_default_session", lambda **kwargs: setattr(boto3, "DEFAULT_SESSION", new_session(**kwargs))
+    )
 
 
 @pytest.fixture(scope="session")
@@ -112,10 +114,13 @@ def bare_api(monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.fixture
 def post_session(api: Any) -> Callable[..., Any]:
     """POST /study_sessions with a JSON body (a dict or raw bytes) and JSON headers unless given."""
+
     def post(body: Any, headers: dict[str, str] | None = None) -> Any:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return api.post("/study_sessions", body=raw,
-                        headers={"Content-Type": "application/json"} if headers is None else headers)
+        return api.post(
+            "/study_sessions", body=raw, headers={"Content-Type": "application/json"} if headers is None else headers
+        )
+
     return post
 
 
@@ -134,8 +139,9 @@ def app_log() -> Any:
 
 @pytest.fixture
 def dev_place(tmp_path: Path) -> DevPlace:
-    return DevPlace(port=free_port(), dynamodb_port=free_port(), data_dir=tmp_path / "data",
-                    log_path=tmp_path / "dev.log")
+    return DevPlace(
+        port=free_port(), dynamodb_port=free_port(), data_dir=tmp_path / "data", log_path=tmp_path / "dev.log"
+    )
 
 
 @pytest.fixture
@@ -169,6 +175,7 @@ def foreign_server(request: pytest.FixtureRequest) -> Any:
                     continue
                 with connection:
                     connection.sendall(b"-ERR unknown command\r\n")
+
         thread = threading.Thread(target=answer)
         thread.start()
         try:
@@ -204,5 +211,3 @@ def dynamodb_sends(botocore_events: Any) -> list[str]:
     sends: list[str] = []
     botocore_events.register("before-send.dynamodb", lambda event_name, **_: sends.append(event_name.split(".")[-1]))
     return sends
-
-

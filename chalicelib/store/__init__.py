@@ -11,6 +11,7 @@ imports Chalice).
   mapping.py     items to plain dicts (typed), attributes, order and cursors
   errors.py      the named errors, and database_errors()
 Tools (scripts/, bench/) use these modules' public names, never one starting with _."""
+
 from chalicelib.store.dynamo import Table
 from chalicelib.store.repository import StudyRepository
 

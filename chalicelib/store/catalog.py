@@ -1,4 +1,5 @@
 """Writing the catalog: a group, its members and its words, as seeding and `make import WORDS=` do."""
+
 from typing import Any
 
 from chalicelib.store.dynamo import Table
@@ -12,9 +13,14 @@ def put_group(table: Table, *, group_id: int, name: str, words: list[dict[str, A
     if len({word["id"] for word in words}) != len(words):
         raise ValueError(f"group {group_id} lists a word twice")
     items = [group_item(group_id=group_id, name=name, words_count=len(words))]
-    stored = {item["PK"]: item for item in table.get_many(
-        [word_key(word["id"]) for word in words], consistent=True,
-        projection="PK, group_ids, kanji, romaji, english, parts")}
+    stored = {
+        item["PK"]: item
+        for item in table.get_many(
+            [word_key(word["id"]) for word in words],
+            consistent=True,
+            projection="PK, group_ids, kanji, romaji, english, parts",
+        )
+    }
     for word in words:
         items.append(member_item(group_id=group_id, word=word))
         previous = stored.get(word_key(word["id"])["PK"])
@@ -23,16 +29,22 @@ def put_group(table: Table, *, group_id: int, name: str, words: list[dict[str, A
             items.append(word_item(word=word, group_ids={group_id}))
             continue
         if "parts" not in previous or word_text(previous) != word_text(word):
-            items += [member_item(group_id=int(other), word=word)
-                      for other in previous.get("group_ids", ()) if int(other) != group_id]
+            items += [
+                member_item(group_id=int(other), word=word)
+                for other in previous.get("group_ids", ())
+                if int(other) != group_id
+            ]
         fields = word_text(word)
         names = {f"#f{index}": field for index, field in enumerate(fields)}
         values = {f":f{index}": value for index, value in enumerate(fields.values())}
         table.update(
             word_key(word["id"]),
-            UpdateExpression=(f"SET {', '.join(f'{name} = :{name[1:]}' for name in names)}, "
-                              "correct_count = if_not_exists(correct_count, :zero), "
-                              "wrong_count = if_not_exists(wrong_count, :zero) ADD group_ids :group"),
+            UpdateExpression=(
+                f"SET {', '.join(f'{name} = :{name[1:]}' for name in names)}, "
+                "correct_count = if_not_exists(correct_count, :zero), "
+                "wrong_count = if_not_exists(wrong_count, :zero) ADD group_ids :group"
+            ),
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_attributes({**values, ":zero": 0, ":group": {group_id}}))
+            ExpressionAttributeValues=to_attributes({**values, ":zero": 0, ":group": {group_id}}),
+        )
     table.put_items(items)

@@ -1,5 +1,6 @@
 """A small public helper over the one DynamoDB table: every request the data layer and the tools send goes through
 it, with DynamoDB's batch limits and the retry of what it leaves unprocessed named once."""
+
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,13 +21,17 @@ def unprocessed_pause(attempt: int) -> float:
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
     """The list in consecutive pieces of at most `size`."""
-    return [items[start:start + size] for start in range(0, len(items), size)]
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def kind_query(kind: str, **query: Any) -> dict[str, Any]:
     """The Query of the lists index for every item of a kind (SESSION, GROUP, WORD, ACTIVITY)."""
-    return {"IndexName": LISTS_INDEX, "KeyConditionExpression": "GSI2PK = :kind",
-            "ExpressionAttributeValues": {":kind": {"S": kind}}, **query}
+    return {
+        "IndexName": LISTS_INDEX,
+        "KeyConditionExpression": "GSI2PK = :kind",
+        "ExpressionAttributeValues": {":kind": {"S": kind}},
+        **query,
+    }
 
 
 class Table:
@@ -43,8 +48,14 @@ class Table:
             response = self.client.get_item(TableName=self.name, Key=to_attributes(key), ConsistentRead=consistent)
         return from_attributes(response["Item"]) if "Item" in response else None
 
-    def get_many(self, keys: list[dict[str, str]], *, consistent: bool = False, projection: str | None = None,
-                 names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def get_many(
+        self,
+        keys: list[dict[str, str]],
+        *,
+        consistent: bool = False,
+        projection: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
         """The items of any number of distinct keys (those that exist, in no order), BATCH_GET_LIMIT a request."""
         found: list[dict[str, Any]] = []
         for batch in chunks(keys, BATCH_GET_LIMIT):
@@ -88,8 +99,9 @@ class Table:
     def delete_keys(self, keys: list[dict[str, Any]]) -> None:
         """Delete the items of these keys (any other attributes of theirs ignored), BATCH_WRITE_LIMIT a request."""
         for batch in chunks(keys, BATCH_WRITE_LIMIT):
-            self._write_batch([{"DeleteRequest": {"Key": to_attributes({"PK": key["PK"], "SK": key["SK"]})}}
-                               for key in batch])
+            self._write_batch(
+                [{"DeleteRequest": {"Key": to_attributes({"PK": key["PK"], "SK": key["SK"]})}} for key in batch]
+            )
 
     def _write_batch(self, requests: list[dict[str, Any]]) -> None:
         for attempt in range(UNPROCESSED_ATTEMPTS):
@@ -120,11 +132,14 @@ class Table:
                 return items[:limit]
         return items
 
-    def partition(self, partition: str, *, consistent: bool = False,
-                  projection: str | None = None) -> list[dict[str, Any]]:
+    def partition(
+        self, partition: str, *, consistent: bool = False, projection: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every item under one partition key, by sort key."""
-        query: dict[str, Any] = {"KeyConditionExpression": "PK = :pk",
-                                 "ExpressionAttributeValues": {":pk": {"S": partition}}}
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
+        }
         if consistent:
             query["ConsistentRead"] = True
         if projection is not None:

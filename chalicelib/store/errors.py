@@ -1,9 +1,9 @@
 """The data layer's named errors, and the one place DynamoDB's own errors become them."""
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import ClientError, ConnectionError as BotocoreConnectionError, HTTPClientError
 
 
 class NotFoundError(Exception):
@@ -64,9 +64,17 @@ class IdempotencyKeyInFlightError(Exception):
 
 # DynamoDB's answers for "slow down" or "try again", once boto3's own retries are spent; the last two are the
 # spellings of the same reasons inside a cancelled transaction.
-BUSY_ERROR_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
-                              "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
-                              "ThrottlingError", "ProvisionedThroughputExceeded"})
+BUSY_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+)
 
 
 @contextmanager

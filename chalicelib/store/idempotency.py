@@ -1,4 +1,5 @@
 """Idempotency-Key records: written in the same transaction as what they stand for, and what a repeat answers."""
+
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
@@ -23,12 +24,17 @@ def is_live(record: dict[str, Any] | None, *, now: datetime) -> TypeGuard[dict[s
 
 def record_put(*, table_name: str, record: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The transaction's Put of a key's record: refused (with the record held) while a live one exists."""
-    return {"Put": {"TableName": table_name, "Item": to_attributes(record),
-                    # An expired record that TTL has not deleted yet may be taken over.
-                    "ConditionExpression": "attribute_not_exists(PK) OR #expires <= :now",
-                    "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
-                    "ExpressionAttributeValues": {":now": {"N": str(epoch_seconds(now))}},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": to_attributes(record),
+            # An expired record that TTL has not deleted yet may be taken over.
+            "ConditionExpression": "attribute_not_exists(PK) OR #expires <= :now",
+            "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {":now": {"N": str(epoch_seconds(now))}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
 
 
 def replay_session(record: dict[str, Any], *, request_hash: str | None) -> Session:
@@ -42,5 +48,7 @@ def replay_reviews(record: dict[str, Any], *, session_id: int, request_hash: str
     """The reviews an idempotency key's first request logged, if this request is the same one."""
     if record["request_hash"] != request_hash or record.get("study_session_id") != session_id:
         raise IdempotencyKeyReusedError()
-    return [{"word_id": plain(review["word_id"]), "correct": review["correct"], "created_at": review["created_at"]}
-            for review in record["reviews"]]
+    return [
+        {"word_id": plain(review["word_id"]), "correct": review["correct"], "created_at": review["created_at"]}
+        for review in record["reviews"]
+    ]

@@ -1,5 +1,6 @@
 """The one mapping between stored items and plain dicts: DynamoDB's attribute format, each kind's response shape
 (no storage keys, no Decimals), list order and cursors."""
+
 import base64
 import binascii
 import json
@@ -86,17 +87,28 @@ def plain(value: Any) -> Any:
 
 def session_from_item(item: dict[str, Any]) -> Session:
     """A stored session item as a plain dict."""
-    return Session(id=plain(item["id"]), group_id=plain(item["group_id"]), group_name=item["group_name"],
-                   study_activity_id=plain(item["study_activity_id"]), activity_name=item["activity_name"],
-                   created_at=item["created_at"], end_time=item["end_time"],
-                   review_items_count=plain(item["review_items_count"]),
-                   correct_count=plain(item.get("correct_count", 0)), wrong_count=plain(item.get("wrong_count", 0)))
+    return Session(
+        id=plain(item["id"]),
+        group_id=plain(item["group_id"]),
+        group_name=item["group_name"],
+        study_activity_id=plain(item["study_activity_id"]),
+        activity_name=item["activity_name"],
+        created_at=item["created_at"],
+        end_time=item["end_time"],
+        review_items_count=plain(item["review_items_count"]),
+        correct_count=plain(item.get("correct_count", 0)),
+        wrong_count=plain(item.get("wrong_count", 0)),
+    )
 
 
 def word_from_item(item: dict[str, Any]) -> Word:
     """A stored word (or a group's copy of one) as a plain dict."""
-    word = Word(id=plain(item.get("id", item.get("word_id"))), kanji=item["kanji"], romaji=item["romaji"],
-                english=item["english"])
+    word = Word(
+        id=plain(item.get("id", item.get("word_id"))),
+        kanji=item["kanji"],
+        romaji=item["romaji"],
+        english=item["english"],
+    )
     if "parts" in item:
         word["parts"] = [Part(kanji=part["kanji"], romaji=list(part["romaji"])) for part in item["parts"]]
     return word
@@ -104,9 +116,14 @@ def word_from_item(item: dict[str, Any]) -> Word:
 
 def counted_word_from_item(item: dict[str, Any]) -> CountedWord:
     """A stored word as the pages show it: its text and all-time counts (0 for a word never reviewed)."""
-    return CountedWord(id=plain(item.get("id", item.get("word_id"))), kanji=item["kanji"], romaji=item["romaji"],
-                       english=item["english"], correct_count=plain(item.get("correct_count", 0)),
-                       wrong_count=plain(item.get("wrong_count", 0)))
+    return CountedWord(
+        id=plain(item.get("id", item.get("word_id"))),
+        kanji=item["kanji"],
+        romaji=item["romaji"],
+        english=item["english"],
+        correct_count=plain(item.get("correct_count", 0)),
+        wrong_count=plain(item.get("wrong_count", 0)),
+    )
 
 
 def group_from_item(item: dict[str, Any]) -> Group:
@@ -116,8 +133,13 @@ def group_from_item(item: dict[str, Any]) -> Group:
 
 def activity_from_item(item: dict[str, Any]) -> Activity:
     """A stored study activity as a plain dict."""
-    return Activity(id=plain(item["id"]), name=item["name"], url=item["url"], preview_url=item["preview_url"],
-                    description=item.get("description", ""))
+    return Activity(
+        id=plain(item["id"]),
+        name=item["name"],
+        url=item["url"],
+        preview_url=item["preview_url"],
+        description=item.get("description", ""),
+    )
 
 
 def session_word_counts(item: dict[str, Any]) -> dict[int, dict[str, int]]:
@@ -139,7 +161,7 @@ def sorted_by(items: list[_Row], *, key: str, descending: bool) -> list[_Row]:
 def page_slice(items: list[_Item], *, page: int, per_page: int) -> list[_Item]:
     """Page `page` (from 1) of a whole list; a page past the end is empty."""
     start = (page - 1) * per_page
-    return items[start:start + per_page]
+    return items[start : start + per_page]
 
 
 _CURSOR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00")
@@ -161,7 +183,11 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         created_at, session_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
         raise InvalidCursorError() from exc
-    if not (isinstance(created_at, str) and _CURSOR_TIME.fullmatch(created_at)
-            and type(session_id) is int and 1 <= session_id <= MAX_ID):
+    if not (
+        isinstance(created_at, str)
+        and _CURSOR_TIME.fullmatch(created_at)
+        and type(session_id) is int
+        and 1 <= session_id <= MAX_ID
+    ):
         raise InvalidCursorError()
     return to_attributes({**session_key(session_id), f"{LISTS_INDEX}PK": "SESSION", f"{LISTS_INDEX}SK": created_at})

@@ -1,4 +1,5 @@
 """StudyRepository: the portal's verbs over its one table, each reading and writing through store.dynamo.Table."""
+
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -20,14 +21,12 @@ from chalicelib.store.items import (
     activity_key,
     format_timestamp,
     group_key,
+    idempotency_key as record_key_of,
     new_session_id,
     session_item,
     session_key,
     utc_now,
     word_key,
-)
-from chalicelib.store.items import (
-    idempotency_key as record_key_of,
 )
 from chalicelib.store.mapping import (
     COUNT_COLUMNS,
@@ -59,8 +58,15 @@ _Cached = TypeVar("_Cached", bound=Mapping[str, Any])  # a group, activity or wo
 class StudyRepository:
     """Reads and writes groups, words, study activities and study sessions in one table."""
 
-    def __init__(self, *, client: Any, table_name: str, new_id: Callable[[], int] = new_session_id,
-                 now: Callable[[], datetime] = utc_now, cache: ReferenceCache | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        table_name: str,
+        new_id: Callable[[], int] = new_session_id,
+        now: Callable[[], datetime] = utc_now,
+        cache: ReferenceCache | None = None,
+    ) -> None:
         self.table = Table(client=client, name=table_name)
         self._new_id = new_id
         self._now = now
@@ -78,8 +84,14 @@ class StudyRepository:
 
     # --- creating a session ------------------------------------------------------------------------------------
 
-    def create_session(self, *, group_id: int, study_activity_id: int, idempotency_key: str | None = None,
-                       request_hash: str | None = None) -> Session:
+    def create_session(
+        self,
+        *,
+        group_id: int,
+        study_activity_id: int,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> Session:
         """Start a study session for an existing group and activity: one conditional write, after one consistent
         read of the group and activity unless the reference cache holds both.
 
@@ -91,7 +103,8 @@ class StudyRepository:
         activity: Activity | None = self._cache.get(("activity", study_activity_id))
         if group is None or activity is None:
             stored_group, stored_activity, previous = sessions.read_before_create(
-                self.table, group_id=group_id, study_activity_id=study_activity_id, key=idempotency_key, now=now)
+                self.table, group_id=group_id, study_activity_id=study_activity_id, key=idempotency_key, now=now
+            )
             if previous is not None:
                 return self._remember_session(idempotency.replay_session(previous, request_hash=request_hash))
             if stored_group is None:
@@ -100,14 +113,24 @@ class StudyRepository:
                 raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
             group = self._remember("group", group_from_item(stored_group))
             activity = self._remember("activity", activity_from_item(stored_activity))
-        item = session_item(session_id=self._new_id(), group_id=group_id, group_name=group["name"],
-                            study_activity_id=study_activity_id, activity_name=activity["name"],
-                            created_at=format_timestamp(now))
+        item = session_item(
+            session_id=self._new_id(),
+            group_id=group_id,
+            group_name=group["name"],
+            study_activity_id=study_activity_id,
+            activity_name=activity["name"],
+            created_at=format_timestamp(now),
+        )
         if idempotency_key is None:
             sessions.put_session(self.table, item=item)
             return self._remember_session(session_from_item(item))
-        record = {**record_key_of(idempotency_key), "item_type": "idempotency_key", "request_hash": request_hash,
-                  "session": session_from_item(item), TTL_ATTRIBUTE: idempotency.expires_at(now)}
+        record = {
+            **record_key_of(idempotency_key),
+            "item_type": "idempotency_key",
+            "request_hash": request_hash,
+            "session": session_from_item(item),
+            TTL_ATTRIBUTE: idempotency.expires_at(now),
+        }
         # A repeat is answered by the transaction's own condition on the key (it returns the key's record).
         return self._remember_session(sessions.put_session_and_key(self.table, item=item, record=record, now=now))
 
@@ -147,20 +170,26 @@ class StudyRepository:
 
     def list_activity_sessions(self, *, study_activity_id: int) -> list[Session]:
         """An activity's sessions, newest first; raises StudyActivityNotFoundError for an unknown activity."""
-        items = self.table.query_all(IndexName=ACTIVITY_SESSIONS_INDEX, ScanIndexForward=False,
-                                     KeyConditionExpression="GSI3PK = :activity",
-                                     ExpressionAttributeValues={":activity": {"S": f"ACTIVITY#{study_activity_id}"}})
+        items = self.table.query_all(
+            IndexName=ACTIVITY_SESSIONS_INDEX,
+            ScanIndexForward=False,
+            KeyConditionExpression="GSI3PK = :activity",
+            ExpressionAttributeValues={":activity": {"S": f"ACTIVITY#{study_activity_id}"}},
+        )
         if not items:
             self.get_study_activity(study_activity_id=study_activity_id)  # 404 if it does not exist
         return [session_from_item(item) for item in items]
 
-    def list_group_sessions(self, *, group_id: int, sort_by: str | None = None,
-                            descending: bool = False) -> list[Session]:
+    def list_group_sessions(
+        self, *, group_id: int, sort_by: str | None = None, descending: bool = False
+    ) -> list[Session]:
         """A group's sessions, newest first or sorted by a field; raises GroupNotFoundError for an unknown group."""
-        items = self.table.query_all(IndexName=GROUP_SESSIONS_INDEX, ScanIndexForward=False,
-                                     KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :session)",
-                                     ExpressionAttributeValues={":group": {"S": f"GROUP#{group_id}"},
-                                                                ":session": {"S": "SESSION#"}})
+        items = self.table.query_all(
+            IndexName=GROUP_SESSIONS_INDEX,
+            ScanIndexForward=False,
+            KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :session)",
+            ExpressionAttributeValues={":group": {"S": f"GROUP#{group_id}"}, ":session": {"S": "SESSION#"}},
+        )
         if not items:
             self.get_group(group_id=group_id)  # 404 if it does not exist
         sessions = [session_from_item(item) for item in items]
@@ -205,8 +234,9 @@ class StudyRepository:
             self._remember_text(word)
         return self._remember("group", group_from_item(group)), words
 
-    def list_group_words(self, *, group_id: int, sort_by: str, descending: bool, page: int,
-                         per_page: int) -> tuple[list[CountedWord], int]:
+    def list_group_words(
+        self, *, group_id: int, sort_by: str, descending: bool, page: int, per_page: int
+    ) -> tuple[list[CountedWord], int]:
         """A page of a group's words with their all-time counts, in order, and how many words the group has.
 
         One Query of the group's partition, then the counts of only the page's words. Sorted by a count, it needs
@@ -221,21 +251,27 @@ class StudyRepository:
                 counted = [vocabulary.get(word["id"]) or counted_word_from_item(dict(word)) for word in words]
             listed = page_slice(sorted_by(counted, key=sort_by, descending=descending), page=page, per_page=per_page)
         else:
-            listed = self._with_counts(page_slice(sorted_by(words, key=sort_by, descending=descending), page=page,
-                                                  per_page=per_page))
+            listed = self._with_counts(
+                page_slice(sorted_by(words, key=sort_by, descending=descending), page=page, per_page=per_page)
+            )
         return listed, len(words)
 
     def _with_counts(self, words: list[Word]) -> list[CountedWord]:
         """The words (from a group's copies) with each one's all-time counts from its own item, in the same order."""
-        stored = {int(item["id"]): item for item in self.table.get_many(
-            [word_key(word["id"]) for word in words], projection="id, correct_count, wrong_count")}
+        stored = {
+            int(item["id"]): item
+            for item in self.table.get_many(
+                [word_key(word["id"]) for word in words], projection="id, correct_count, wrong_count"
+            )
+        }
         return [counted_word_from_item({**word, **stored.get(word["id"], {})}) for word in words]
 
     def list_words(self, *, sort_by: str | None = None, descending: bool = False) -> list[CountedWord]:
         """The whole vocabulary with all-time counts, by id or sorted by a field: one Query of the words' index,
         one request per MB."""
-        items = self.table.list_kind("WORD", ProjectionExpression="id, kanji, romaji, english, correct_count, "
-                                                                  "wrong_count")
+        items = self.table.list_kind(
+            "WORD", ProjectionExpression="id, kanji, romaji, english, correct_count, wrong_count"
+        )
         words = [counted_word_from_item(item) for item in items]
         for word in words:
             self._remember_text(word)
@@ -249,11 +285,14 @@ class StudyRepository:
         group_ids = sorted(int(group_id) for group_id in item.get("group_ids", ()))
         groups: dict[int, Group | None] = {group_id: self._cache.get(("group", group_id)) for group_id in group_ids}
         missing = [group_id for group_id, group in groups.items() if group is None]
-        for stored in self.table.get_many([group_key(group_id) for group_id in missing],
-                                          projection="id, #name, words_count", names={"#name": "name"}):
+        for stored in self.table.get_many(
+            [group_key(group_id) for group_id in missing], projection="id, #name, words_count", names={"#name": "name"}
+        ):
             groups[int(stored["id"])] = self._remember("group", group_from_item(stored))
-        return {**counted_word_from_item(item),
-                "groups": [{"id": group_id, "name": group["name"]} for group_id, group in groups.items() if group]}
+        return {
+            **counted_word_from_item(item),
+            "groups": [{"id": group_id, "name": group["name"]} for group_id, group in groups.items() if group],
+        }
 
     # --- the dashboard -----------------------------------------------------------------------------------------
 
@@ -269,14 +308,22 @@ class StudyRepository:
         sessions = self.table.list_kind("SESSION", ProjectionExpression="created_at, group_id")
         return study_stats(
             word_counts=[(int(word.get("correct_count", 0)), int(word.get("wrong_count", 0))) for word in words],
-            sessions=[(datetime.fromisoformat(session["created_at"]).date(), int(session["group_id"]))
-                      for session in sessions],  # stored in UTC
-            today=self._now().astimezone(UTC).date())
+            sessions=[
+                (datetime.fromisoformat(session["created_at"]).date(), int(session["group_id"])) for session in sessions
+            ],  # stored in UTC
+            today=self._now().astimezone(UTC).date(),
+        )
 
     # --- reviews -----------------------------------------------------------------------------------------------
 
-    def log_reviews(self, *, session_id: int, reviews: list[tuple[int, bool]], idempotency_key: str | None = None,
-                    request_hash: str | None = None) -> list[dict[str, Any]]:
+    def log_reviews(
+        self,
+        *,
+        session_id: int,
+        reviews: list[tuple[int, bool]],
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Log reviews of words of the session's group, all or none: one transaction, after one consistent read of
         the session unless the reference cache knows its group.
 
@@ -289,8 +336,9 @@ class StudyRepository:
         record_key = record_key_of(idempotency_key, "REVIEW") if idempotency_key is not None else None
         group_id: int | None = self._cache.get(("session-group", session_id))
         if group_id is None:
-            found = self.table.get_many([session_key(session_id), *([record_key] if record_key else [])],
-                                        consistent=True)
+            found = self.table.get_many(
+                [session_key(session_id), *([record_key] if record_key else [])], consistent=True
+            )
             by_key = {(item["PK"], item["SK"]): item for item in found}
             record = by_key.get((record_key["PK"], record_key["SK"])) if record_key else None
             if idempotency.is_live(record, now=now):
@@ -304,17 +352,24 @@ class StudyRepository:
             if attempt > 1:
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 now = self._now()  # a later attempt is a later review: end_time never moves back
-            transaction = ReviewTransaction.build(table_name=self.table_name, session_id=session_id,
-                                                  group_id=group_id, reviews=reviews, record_key=record_key,
-                                                  request_hash=request_hash, now=now)
+            transaction = ReviewTransaction.build(
+                table_name=self.table_name,
+                session_id=session_id,
+                group_id=group_id,
+                reviews=reviews,
+                record_key=record_key,
+                request_hash=request_hash,
+                now=now,
+            )
             try:
                 self.table.transact(transaction.items)
                 self._cache.put(("session-group", session_id), group_id)  # kept while the session is in use
                 return transaction.logged
             except self.client.exceptions.TransactionCanceledException as exc:
                 try:
-                    return transaction.cancelled(exc.response.get("CancellationReasons") or [], table=self.table,
-                                                 request_hash=request_hash)
+                    return transaction.cancelled(
+                        exc.response.get("CancellationReasons") or [], table=self.table, request_hash=request_hash
+                    )
                 except TryAgain:
                     if attempt == TRANSACTION_ATTEMPTS:
                         raise TransactionConflictError() from exc
@@ -341,11 +396,13 @@ class StudyRepository:
         """Whether the table holds an item of this kind (GROUP, WORD, ACTIVITY, SESSION): one Query for one key."""
         return bool(self.table.list_kind(kind, limit=1, ProjectionExpression="PK"))
 
-    def put_study_activity(self, *, study_activity_id: int, name: str, url: str, preview_url: str,
-                           description: str = "") -> None:
+    def put_study_activity(
+        self, *, study_activity_id: int, name: str, url: str, preview_url: str, description: str = ""
+    ) -> None:
         """Store a study activity (overwriting)."""
-        item = activity_item(study_activity_id=study_activity_id, name=name, url=url, preview_url=preview_url,
-                             description=description)
+        item = activity_item(
+            study_activity_id=study_activity_id, name=name, url=url, preview_url=preview_url, description=description
+        )
         self.table.put(item)
         self._remember("activity", activity_from_item(item))
 
@@ -370,8 +427,8 @@ class StudyRepository:
         a word that no longer exists is left out."""
         texts: dict[int, dict[str, Any] | None] = {word_id: self._cache.get(("word", word_id)) for word_id in word_ids}
         missing = [word_id for word_id, text in texts.items() if text is None]
-        for item in self.table.get_many([word_key(word_id) for word_id in missing],
-                                        projection="id, kanji, romaji, english"):
+        for item in self.table.get_many(
+            [word_key(word_id) for word_id in missing], projection="id, kanji, romaji, english"
+        ):
             texts[int(item["id"])] = self._remember_text(word_from_item(item))
         return [text for text in texts.values() if text is not None]
-

@@ -1,4 +1,5 @@
 """The Settings page's reset: every session and review deleted, every word's counts set back to 0."""
+
 import contextvars
 import time
 from collections.abc import Callable
@@ -28,14 +29,14 @@ def reset_history(table: Table, *, deadline: float) -> ResetSummary:
     False when the deadline stopped it."""
     summary = ResetSummary(sessions_deleted=0, reviews_deleted=0, words_reset=0, complete=False)
     with ThreadPoolExecutor(max_workers=RESET_WORKERS) as pool:
+
         def each(function: Callable[[Any], Any], arguments: list[Any]) -> list[Any]:
             # In the caller's context, so the access log counts the requests the threads send.
             context = contextvars.copy_context()
             return list(pool.map(lambda argument: context.copy().run(function, argument), arguments))
 
         for sessions in table.list_kind_pages("SESSION", ProjectionExpression="PK"):
-            deleted = each(lambda session: _delete_session(table, partition=session["PK"], deadline=deadline),
-                           sessions)
+            deleted = each(lambda session: _delete_session(table, partition=session["PK"], deadline=deadline), sessions)
             done = [counts for counts in deleted if counts is not None]
             summary["sessions_deleted"] += sum(sessions for sessions, _ in done)
             summary["reviews_deleted"] += sum(reviews for _, reviews in done)
@@ -45,8 +46,11 @@ def reset_history(table: Table, *, deadline: float) -> ResetSummary:
             if time.monotonic() >= deadline:
                 return summary
             # The index may lag a review by a moment: the counts come from the table.
-            current = table.get_many([{"PK": word["PK"], "SK": word["SK"]} for word in words], consistent=True,
-                                     projection="PK, SK, correct_count, wrong_count")
+            current = table.get_many(
+                [{"PK": word["PK"], "SK": word["SK"]} for word in words],
+                consistent=True,
+                projection="PK, SK, correct_count, wrong_count",
+            )
             counted = [word for word in current if word.get("correct_count") or word.get("wrong_count")]
             each(lambda word: _zero_word_counts(table, word), counted)
             summary["words_reset"] += len(counted)
@@ -69,9 +73,14 @@ def _delete_session(table: Table, *, partition: str, deadline: float) -> tuple[i
         if meta is None:
             return 0, 0  # another reset got there first (the index still listed it)
         seen = meta.get("review_items_count")
-        condition = ({"ConditionExpression": "attribute_not_exists(review_items_count)"} if seen is None else
-                     {"ConditionExpression": "review_items_count = :seen",
-                      "ExpressionAttributeValues": to_attributes({":seen": seen})})
+        condition = (
+            {"ConditionExpression": "attribute_not_exists(review_items_count)"}
+            if seen is None
+            else {
+                "ConditionExpression": "review_items_count = :seen",
+                "ExpressionAttributeValues": to_attributes({":seen": seen}),
+            }
+        )
         try:
             table.delete({"PK": partition, "SK": "META"}, **condition)
             return 1, int(seen or 0)
@@ -81,6 +90,9 @@ def _delete_session(table: Table, *, partition: str, deadline: float) -> tuple[i
 
 
 def _zero_word_counts(table: Table, word: dict[str, Any]) -> None:
-    table.update({"PK": word["PK"], "SK": word["SK"]},
-                 UpdateExpression="SET correct_count = :zero, wrong_count = :zero",
-                 ConditionExpression="attribute_exists(PK)", ExpressionAttributeValues={":zero": {"N": "0"}})
+    table.update(
+        {"PK": word["PK"], "SK": word["SK"]},
+        UpdateExpression="SET correct_count = :zero, wrong_count = :zero",
+        ConditionExpression="attribute_exists(PK)",
+        ExpressionAttributeValues={":zero": {"N": "0"}},
+    )

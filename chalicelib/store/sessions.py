@@ -1,4 +1,5 @@
 """Writing a new study session: the read that checks its group, activity and idempotency key, and the write."""
+
 from datetime import datetime
 from typing import Any
 
@@ -15,16 +16,18 @@ from chalicelib.store.items import activity_key, group_key, idempotency_key
 from chalicelib.store.mapping import Session, from_attributes, to_attributes
 
 
-def read_before_create(table: Table, *, group_id: int, study_activity_id: int, key: str | None,
-                       now: datetime) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+def read_before_create(
+    table: Table, *, group_id: int, study_activity_id: int, key: str | None, now: datetime
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
     """The group, the activity and the live record of the idempotency key (None for each one missing): one
     consistent BatchGetItem, which must answer whole."""
     the_group, the_activity = group_key(group_id), activity_key(study_activity_id)
     record_key = idempotency_key(key) if key is not None else None
     keys = [the_group, the_activity] + ([record_key] if record_key else [])
     with database_errors():
-        response = table.client.batch_get_item(RequestItems={table.name: {
-            "Keys": [to_attributes(each) for each in keys], "ConsistentRead": True}})
+        response = table.client.batch_get_item(
+            RequestItems={table.name: {"Keys": [to_attributes(each) for each in keys], "ConsistentRead": True}}
+        )
     if response.get("UnprocessedKeys"):
         raise DatabaseBusyError("BatchGetItem left keys unprocessed")
     found: dict[str, dict[str, Any]] = {}
@@ -32,8 +35,11 @@ def read_before_create(table: Table, *, group_id: int, study_activity_id: int, k
         item = from_attributes(attributes)
         found[item["PK"]] = item  # the three keys have distinct partition keys
     record = found.get(record_key["PK"]) if record_key else None
-    return (found.get(the_group["PK"]), found.get(the_activity["PK"]),
-            record if idempotency.is_live(record, now=now) else None)
+    return (
+        found.get(the_group["PK"]),
+        found.get(the_activity["PK"]),
+        record if idempotency.is_live(record, now=now) else None,
+    )
 
 
 def put_session(table: Table, *, item: dict[str, Any]) -> None:
@@ -52,18 +58,26 @@ def put_session(table: Table, *, item: dict[str, Any]) -> None:
 def put_session_and_key(table: Table, *, item: dict[str, Any], record: dict[str, Any], now: datetime) -> Session:
     """Write the session and the idempotency key's record together, or neither; return the key's session."""
     try:
-        table.transact([
-            {"Put": {"TableName": table.name, "Item": to_attributes(item),
-                     "ConditionExpression": "attribute_not_exists(PK)"}},
-            idempotency.record_put(table_name=table.name, record=record, now=now),
-        ])
+        table.transact(
+            [
+                {
+                    "Put": {
+                        "TableName": table.name,
+                        "Item": to_attributes(item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                idempotency.record_put(table_name=table.name, record=record, now=now),
+            ]
+        )
     except table.client.exceptions.TransactionCanceledException as exc:
         session_reason, record_reason = exc.response.get("CancellationReasons", [{}, {}])
         codes = {session_reason.get("Code"), record_reason.get("Code")}
         if record_reason.get("Code") == "ConditionalCheckFailed" and "Item" in record_reason:
             # The key was taken first: by a concurrent repeat, or by our own put that boto3 resent.
-            return idempotency.replay_session(from_attributes(record_reason["Item"]),
-                                              request_hash=record["request_hash"])
+            return idempotency.replay_session(
+                from_attributes(record_reason["Item"]), request_hash=record["request_hash"]
+            )
         if "TransactionConflict" in codes:
             raise IdempotencyKeyInFlightError() from exc
         if session_reason.get("Code") == "ConditionalCheckFailed":

@@ -1,4 +1,5 @@
 """The dashboard's arithmetic, as pure functions of the words' counts and the sessions' days and groups."""
+
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TypedDict
@@ -31,8 +32,7 @@ def streak(days: set[date], *, today: date) -> int:
     return count
 
 
-def study_stats(*, word_counts: list[tuple[int, int]], sessions: Iterable[tuple[date, int]],
-                today: date) -> StudyStats:
+def study_stats(*, word_counts: list[tuple[int, int]], sessions: Iterable[tuple[date, int]], today: date) -> StudyStats:
     """Every dashboard figure from each word's (correct, wrong) and each session's (UTC day, group id)."""
     sessions = list(sessions)
     correct, reviews = sum(c for c, _ in word_counts), sum(c + w for c, w in word_counts)

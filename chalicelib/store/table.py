@@ -1,4 +1,5 @@
 """The table's key schema, in one place: local development, tests and seeding create it from here."""
+
 from typing import Any
 
 # Item types and their keys (docs/design.md has the same table in prose); <n> is an id zero-padded to 10 digits:
@@ -36,8 +37,11 @@ def _index(name: str) -> dict[str, Any]:
 TABLE_DEFINITION: dict[str, Any] = {
     "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in _KEY_ATTRIBUTES],
     "KeySchema": _keys("PK", "SK"),
-    "GlobalSecondaryIndexes": [_index(GROUP_SESSIONS_INDEX), _index(ALL_SESSIONS_INDEX),
-                               _index(ACTIVITY_SESSIONS_INDEX)],
+    "GlobalSecondaryIndexes": [
+        _index(GROUP_SESSIONS_INDEX),
+        _index(ALL_SESSIONS_INDEX),
+        _index(ACTIVITY_SESSIONS_INDEX),
+    ],
     "BillingMode": "PAY_PER_REQUEST",
 }
 
@@ -52,8 +56,9 @@ def create_table_if_missing(client: Any, *, table_name: str) -> bool:
         add_missing_indexes(client, table_name=table_name)
         return False
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    client.update_time_to_live(TableName=table_name,
-                               TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
     return True
 
 
@@ -63,6 +68,9 @@ def add_missing_indexes(client: Any, *, table_name: str) -> list[str]:
     present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
     missing = [index for index in TABLE_DEFINITION["GlobalSecondaryIndexes"] if index["IndexName"] not in present]
     for index in missing:  # DynamoDB adds one index per UpdateTable
-        client.update_table(TableName=table_name, AttributeDefinitions=TABLE_DEFINITION["AttributeDefinitions"],
-                            GlobalSecondaryIndexUpdates=[{"Create": index}])
+        client.update_table(
+            TableName=table_name,
+            AttributeDefinitions=TABLE_DEFINITION["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
     return [index["IndexName"] for index in missing]

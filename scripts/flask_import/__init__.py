@@ -23,6 +23,7 @@ Why it works the way it does (docs/ has the long form):
   (groups' words, words' against their sessions', sessions' against their reviews, the lists' index) are checked.
 - A seed file's words join a group by name; a word with the same kanji, romaji and english keeps its id.
 """
+
 from scripts.flask_import.apply import (
     ForeignSessionsError,
     ImportInterruptedError,
@@ -41,6 +42,19 @@ from scripts.flask_import.source import (
 )
 from scripts.flask_import.words import WordsSummary, import_words
 
-__all__ = ["FlaskData", "ForeignSessionsError", "ImportInterruptedError", "ImportSummary", "InvalidSourceError",
-           "UnknownTimeZoneError", "VerificationError", "WordsSummary", "counted", "import_database", "import_words",
-           "read_flask_database", "read_seed_words", "time_zone"]
+__all__ = [
+    "FlaskData",
+    "ForeignSessionsError",
+    "ImportInterruptedError",
+    "ImportSummary",
+    "InvalidSourceError",
+    "UnknownTimeZoneError",
+    "VerificationError",
+    "WordsSummary",
+    "counted",
+    "import_database",
+    "import_words",
+    "read_flask_database",
+    "read_seed_words",
+    "time_zone",
+]

@@ -1,4 +1,5 @@
 """Importing a checked words.db: only what differs is written, in an order a rerun can finish, then verified."""
+
 import time
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -20,8 +21,7 @@ from scripts.flask_import.bulk import (
     shown_ids,
     write,
 )
-from scripts.flask_import.plan import Plan
-from scripts.flask_import.plan import plan as make_plan
+from scripts.flask_import.plan import Plan, plan as make_plan
 from scripts.flask_import.source import FlaskData
 
 
@@ -40,6 +40,7 @@ class VerificationError(Exception):
 @dataclass
 class ImportSummary:
     """What an import did."""
+
     groups: int
     words: int
     activities: int
@@ -52,8 +53,9 @@ class ImportSummary:
     warnings: list[str]
 
 
-def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinfo = UTC,
-                    report: Report = lambda line: None) -> ImportSummary:
+def import_database(
+    *, repository: StudyRepository, data: FlaskData, zone: tzinfo = UTC, report: Report = lambda line: None
+) -> ImportSummary:
     """Make the table hold the file's groups, words, activities, sessions and reviews: write only what differs,
     then read it back and check the counts. report() gets progress lines."""
     started = time.monotonic()
@@ -70,20 +72,33 @@ def import_database(*, repository: StudyRepository, data: FlaskData, zone: tzinf
     # In an order that any interruption leaves findable by the next run: a stale review goes while its session
     # still differs from the file (the next run looks again); a review is written after its session (the reset
     # finds reviews through their sessions); what the file lacks is listed afresh by every run.
-    steps = [("delete", _keys(stale_reviews)), ("put", before_reviews), ("put", reviews),
-             ("delete", _keys(not_in_file))]
+    steps = [
+        ("delete", _keys(stale_reviews)),
+        ("put", before_reviews),
+        ("put", reviews),
+        ("delete", _keys(not_in_file)),
+    ]
     try:
         for kind, items in steps:
             write(repository, kind=kind, items=items, progress=progress)
     except (DatabaseBusyError, DatabaseUnavailableError, BotoCoreError, ClientError) as exc:
         raise ImportInterruptedError(
             f"DynamoDB failed after {progress.done:,} of {progress.total:,} writes ({exc}): run the same command "
-            "again to finish (it writes only what is still missing)") from exc
+            "again to finish (it writes only what is still missing)"
+        ) from exc
     _verify(repository, plan=plan, stored=stored, written=[key_of(item) for item in changed], report=report)
-    return ImportSummary(groups=len(plan.group_ids), words=len(plan.word_ids), activities=len(plan.activity_ids),
-                         sessions=len(plan.session_ids), reviews=plan.reviews, written=len(changed),
-                         unchanged=len(plan.items) - len(changed), deleted=len(stale_reviews) + len(not_in_file),
-                         seconds=time.monotonic() - started, warnings=plan.warnings)
+    return ImportSummary(
+        groups=len(plan.group_ids),
+        words=len(plan.word_ids),
+        activities=len(plan.activity_ids),
+        sessions=len(plan.session_ids),
+        reviews=plan.reviews,
+        written=len(changed),
+        unchanged=len(plan.items) - len(changed),
+        deleted=len(stale_reviews) + len(not_in_file),
+        seconds=time.monotonic() - started,
+        warnings=plan.warnings,
+    )
 
 
 def _keys(keys: list[Key]) -> list[dict[str, str]]:
@@ -96,7 +111,8 @@ def _refuse_foreign_sessions(repository: StudyRepository, *, session_ids: set[in
         raise ForeignSessionsError(
             f"the table holds {counted(len(foreign), 'study session')} the file does not (ids {shown_ids(foreign)}); "
             "their reviews could not agree with the file's counts: reset the sessions first "
-            "(POST /api/study-sessions/reset, the Settings page) or import into an empty table")
+            "(POST /api/study-sessions/reset, the Settings page) or import into an empty table"
+        )
 
 
 def _keep_descriptions(plan: Plan, *, stored: dict[Key, dict[str, Any]]) -> None:
@@ -114,11 +130,16 @@ def _catalog_not_in_file(repository: StudyRepository, *, plan: Plan) -> list[Key
     them carries history: the table holds no session the file lacks."""
     gone: list[Key] = []
     for group_id in sorted(_listed_ids(repository, kind="GROUP") | plan.group_ids):
-        gone += [key_of(item) for item in _partition(repository, partition=f"GROUP#{group_id}")
-                 if key_of(item) not in plan.items]
+        gone += [
+            key_of(item)
+            for item in _partition(repository, partition=f"GROUP#{group_id}")
+            if key_of(item) not in plan.items
+        ]
     gone += [key_of(word_key(word_id)) for word_id in sorted(_listed_ids(repository, kind="WORD") - plan.word_ids)]
-    gone += [key_of(activity_key(activity_id))
-             for activity_id in sorted(_listed_ids(repository, kind="ACTIVITY") - plan.activity_ids)]
+    gone += [
+        key_of(activity_key(activity_id))
+        for activity_id in sorted(_listed_ids(repository, kind="ACTIVITY") - plan.activity_ids)
+    ]
     return gone
 
 
@@ -136,8 +157,11 @@ def _stale_reviews(repository: StudyRepository, *, plan: Plan, stored: dict[Key,
     for session_id in sorted(plan.session_ids):
         key = (f"SESSION#{session_id}", "META")
         if key in stored and stored[key] != plan.items[key]:
-            stale += [key_of(item) for item in _partition(repository, partition=key[0])
-                      if item["SK"] != "META" and key_of(item) not in plan.items]
+            stale += [
+                key_of(item)
+                for item in _partition(repository, partition=key[0])
+                if item["SK"] != "META" and key_of(item) not in plan.items
+            ]
     return stale
 
 
@@ -145,8 +169,9 @@ def _partition(repository: StudyRepository, *, partition: str) -> list[dict[str,
     return repository.table.partition(partition, consistent=True, projection="PK, SK")
 
 
-def _verify(repository: StudyRepository, *, plan: Plan, stored: dict[Key, dict[str, Any]], written: list[Key],
-            report: Report) -> None:
+def _verify(
+    repository: StudyRepository, *, plan: Plan, stored: dict[Key, dict[str, Any]], written: list[Key], report: Report
+) -> None:
     """Read back every item written and compare it with what was meant; over all items meant, check groups'
     members, words' counts against their sessions', sessions' counts against their reviews (counted in the table
     for every session written now), and that the lists' index holds exactly the file's groups, words, activities
@@ -159,16 +184,23 @@ def _verify(repository: StudyRepository, *, plan: Plan, stored: dict[Key, dict[s
     problems = []
     differing = [key for key, item in plan.items.items() if found.get(key) != item]
     if differing:
-        problems.append(f"{counted(len(differing), 'item')} read back differ from what was written "
-                        f"(first: {differing[0][0]} {differing[0][1]})")
+        problems.append(
+            f"{counted(len(differing), 'item')} read back differ from what was written "
+            f"(first: {differing[0][0]} {differing[0][1]})"
+        )
     for group_id in sorted(plan.group_ids):
-        members = {key_of(item) for item in _partition(repository, partition=f"GROUP#{group_id}")
-                   if item["SK"].startswith("WORD#")}
+        members = {
+            key_of(item)
+            for item in _partition(repository, partition=f"GROUP#{group_id}")
+            if item["SK"].startswith("WORD#")
+        }
         meant = {key for key in plan.items if key[0] == f"GROUP#{group_id}" and key[1].startswith("WORD#")}
         group = found.get((f"GROUP#{group_id}", "META"), {})
         if members != meant or group.get("words_count") != len(members):
-            problems.append(f"group {group_id} holds {len(members)} words, its count says "
-                            f"{group.get('words_count')}, the file {len(meant)}")
+            problems.append(
+                f"group {group_id} holds {len(members)} words, its count says "
+                f"{group.get('words_count')}, the file {len(meant)}"
+            )
     from_sessions: dict[int, list[int]] = {}
     reviews_of: dict[str, list[dict[str, Any]]] = {}
     for (pk, sk), item in found.items():
@@ -179,32 +211,53 @@ def _verify(repository: StudyRepository, *, plan: Plan, stored: dict[Key, dict[s
                 kind, _, word_id = name.partition("#")
                 if kind in ("correct", "wrong") and word_id.isdigit():
                     from_sessions.setdefault(int(word_id), [0, 0])[kind == "wrong"] += int(value)
-    words_off = [word_id for word_id in plan.word_ids
-                 if [found.get(key_of(word_key(word_id)), {}).get(name) for name in ("correct_count", "wrong_count")]
-                 != from_sessions.get(word_id, [0, 0])]
+    words_off = [
+        word_id
+        for word_id in plan.word_ids
+        if [found.get(key_of(word_key(word_id)), {}).get(name) for name in ("correct_count", "wrong_count")]
+        != from_sessions.get(word_id, [0, 0])
+    ]
     if words_off:
-        problems.append(f"{counted(len(words_off), 'word')} whose counts differ from their sessions' "
-                        f"(ids {shown_ids(words_off)})")
+        problems.append(
+            f"{counted(len(words_off), 'word')} whose counts differ from their sessions' (ids {shown_ids(words_off)})"
+        )
     # A session written now is counted in the table, in case its partition holds reviews the file does not.
     written_sessions = sorted(pk for pk, sk in rewritten if pk.startswith("SESSION#") and sk == "META")
-    in_partition = dict(zip(written_sessions, in_parallel(
-        lambda pk: sum(item["SK"].startswith("REVIEW#") for item in _partition(repository, partition=pk)),
-        written_sessions)))
-    sessions_off = [session_id for session_id in plan.session_ids
-                    if found.get((f"SESSION#{session_id}", "META"), {}).get("review_items_count")
-                    != in_partition.get(f"SESSION#{session_id}", len(reviews_of.get(f"SESSION#{session_id}", [])))]
+    in_partition = dict(
+        zip(
+            written_sessions,
+            in_parallel(
+                lambda pk: sum(item["SK"].startswith("REVIEW#") for item in _partition(repository, partition=pk)),
+                written_sessions,
+            ),
+        )
+    )
+    sessions_off = [
+        session_id
+        for session_id in plan.session_ids
+        if found.get((f"SESSION#{session_id}", "META"), {}).get("review_items_count")
+        != in_partition.get(f"SESSION#{session_id}", len(reviews_of.get(f"SESSION#{session_id}", [])))
+    ]
     if sessions_off:
-        problems.append(f"{counted(len(sessions_off), 'session')} whose review count differs from its reviews "
-                        f"(ids {shown_ids(sessions_off)})")
+        problems.append(
+            f"{counted(len(sessions_off), 'session')} whose review count differs from its reviews "
+            f"(ids {shown_ids(sessions_off)})"
+        )
     stored_reviews = sum(len(reviews) for reviews in reviews_of.values())
     if stored_reviews != plan.reviews:
         problems.append(f"{stored_reviews:,} reviews read back, {plan.reviews:,} imported")
-    for kind, meant in (("GROUP", plan.group_ids), ("WORD", plan.word_ids), ("ACTIVITY", plan.activity_ids),
-                        ("SESSION", plan.session_ids)):
+    for kind, meant in (
+        ("GROUP", plan.group_ids),
+        ("WORD", plan.word_ids),
+        ("ACTIVITY", plan.activity_ids),
+        ("SESSION", plan.session_ids),
+    ):
         listed = _listed_once_caught_up(repository, kind=kind, meant=meant)
         if listed != meant:
-            problems.append(f"the index lists {len(listed):,} items of kind {kind}, the file "
-                            f"{len(meant):,} (first differing id: {min(listed ^ meant)})")
+            problems.append(
+                f"the index lists {len(listed):,} items of kind {kind}, the file "
+                f"{len(meant):,} (first differing id: {min(listed ^ meant)})"
+            )
     if problems:
         raise VerificationError("verification failed: " + "; ".join(problems))
 
@@ -216,6 +269,5 @@ def _listed_once_caught_up(repository: StudyRepository, *, kind: str, meant: set
         listed = _listed_ids(repository, kind=kind)
         if listed == meant:
             break
-        time.sleep(0.5 * 2 ** attempt)
+        time.sleep(0.5 * 2**attempt)
     return listed
-

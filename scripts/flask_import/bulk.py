@@ -1,4 +1,5 @@
 """DynamoDB in bulk for the import (batches read and written in parallel, progress lines), and how it words counts."""
+
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,8 +48,7 @@ def in_parallel(function: Callable[[Any], Any], chunks: list[Any]) -> list[Any]:
         return list(pool.map(function, chunks))
 
 
-def read_items(repository: StudyRepository, *, keys: list[Key], report: Report,
-               what: str) -> dict[Key, dict[str, Any]]:
+def read_items(repository: StudyRepository, *, keys: list[Key], report: Report, what: str) -> dict[Key, dict[str, Any]]:
     """The stored items of these keys (consistent BatchGetItem, BATCH_GET_LIMIT a request, in parallel), by key."""
     progress = Progress(report=report, total=len(keys), what=what, every=0.25)
 
@@ -74,14 +74,14 @@ def write(repository: StudyRepository, *, kind: str, items: list[dict[str, Any]]
             except DatabaseBusyError:
                 if attempt == BATCH_ATTEMPTS - 1:
                     raise
-                time.sleep(2 ** attempt)
+                time.sleep(2**attempt)
         progress.add(len(batch))
 
     in_parallel(write_batch, chunks(items, BATCH_WRITE_LIMIT))
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:
-    """"1 word", "2,000 words": a number with its noun."""
+    """ "1 word", "2,000 words": a number with its noun."""
     return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
 
 

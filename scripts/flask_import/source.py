@@ -1,4 +1,5 @@
 """Reading and checking the file to import: a Flask portal's words.db, or one of its seed files."""
+
 import json
 import re
 import sqlite3
@@ -36,6 +37,7 @@ class UnknownTimeZoneError(Exception):
 @dataclass
 class FlaskData:
     """A Flask portal's SQLite file, checked: ids as ints, parts as lists, times as naive datetimes."""
+
     groups: dict[int, dict[str, Any]]
     words: dict[int, dict[str, Any]]
     memberships: list[tuple[int, int]]
@@ -53,8 +55,9 @@ def time_zone(*, name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UnknownTimeZoneError(f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin, "
-                                   "or UTC") from exc
+        raise UnknownTimeZoneError(
+            f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin, or UTC"
+        ) from exc
 
 
 def read_flask_database(*, path: Path) -> FlaskData:
@@ -111,41 +114,56 @@ def _read_tables(connection: sqlite3.Connection, *, name: str) -> FlaskData:
     for row in rows("groups"):
         where = f"{name}: groups row id={row['id']!r}"
         group_id = first("groups", _id(row["id"], where=where, column="id"), data.groups)
-        data.groups[group_id] = {"name": _text(row["name"], where=where, column="name"),
-                                 "cached_words_count": row["words_count"]}
+        data.groups[group_id] = {
+            "name": _text(row["name"], where=where, column="name"),
+            "cached_words_count": row["words_count"],
+        }
     for row in rows("word_groups"):
         where = f"{name}: word_groups row word_id={row['word_id']!r}, group_id={row['group_id']!r}"
-        data.memberships.append((_id(row["word_id"], where=where, column="word_id"),
-                                 _id(row["group_id"], where=where, column="group_id")))
+        data.memberships.append(
+            (_id(row["word_id"], where=where, column="word_id"), _id(row["group_id"], where=where, column="group_id"))
+        )
     for row in rows("study_activities"):
         where = f"{name}: study_activities row id={row['id']!r}"
         activity_id = first("study_activities", _id(row["id"], where=where, column="id"), data.activities)
         data.activities[activity_id] = {
             "name": _text(row["name"], where=where, column="name"),
             "url": _text(row["url"], where=where, column="url"),
-            "preview_url": "" if row["preview_url"] is None else _text(row["preview_url"], where=where,
-                                                                        column="preview_url")}
+            "preview_url": ""
+            if row["preview_url"] is None
+            else _text(row["preview_url"], where=where, column="preview_url"),
+        }
     for row in rows("study_sessions"):
         where = f"{name}: study_sessions row id={row['id']!r}"
         session_id = first("study_sessions", _id(row["id"], where=where, column="id"), data.sessions)
         data.sessions[session_id] = {
             "group_id": _id(row["group_id"], where=where, column="group_id"),
             "study_activity_id": _id(row["study_activity_id"], where=where, column="study_activity_id"),
-            "created_at": _time(row["created_at"], where=where)}
+            "created_at": _time(row["created_at"], where=where),
+        }
     review_ids: set[int] = set()
     for row in rows("word_review_items"):
         where = f"{name}: word_review_items row id={row['id']!r}"
         if row["correct"] not in (0, 1) or isinstance(row["correct"], float):
             raise InvalidSourceError(f"{where}: correct must be 0 or 1, not {row['correct']!r}")
         review_ids.add(first("word_review_items", _id(row["id"], where=where, column="id"), review_ids))
-        data.reviews.append({"id": row["id"],
-                             "word_id": _id(row["word_id"], where=where, column="word_id"),
-                             "session_id": _id(row["study_session_id"], where=where, column="study_session_id"),
-                             "correct": row["correct"] == 1, "created_at": _time(row["created_at"], where=where)})
+        data.reviews.append(
+            {
+                "id": row["id"],
+                "word_id": _id(row["word_id"], where=where, column="word_id"),
+                "session_id": _id(row["study_session_id"], where=where, column="study_session_id"),
+                "correct": row["correct"] == 1,
+                "created_at": _time(row["created_at"], where=where),
+            }
+        )
     # A cache, only compared with the reviews (and summed, as Flask's LEFT JOIN would list each row).
-    data.word_reviews = {word_id: (correct, wrong) for word_id, correct, wrong in connection.execute(
-        "SELECT word_id, SUM(COALESCE(correct_count, 0)), SUM(COALESCE(wrong_count, 0)) FROM word_reviews "
-        "GROUP BY word_id")}
+    data.word_reviews = {
+        word_id: (correct, wrong)
+        for word_id, correct, wrong in connection.execute(
+            "SELECT word_id, SUM(COALESCE(correct_count, 0)), SUM(COALESCE(wrong_count, 0)) FROM word_reviews "
+            "GROUP BY word_id"
+        )
+    }
     return data
 
 
@@ -182,10 +200,16 @@ def _parts(raw: Any, *, where: str) -> list[dict[str, Any]]:
 
 
 def _part(part: Any, *, where: str) -> dict[str, Any]:
-    if not (isinstance(part, dict) and isinstance(part.get("kanji"), str) and isinstance(part.get("romaji"), list)
-            and all(isinstance(syllable, str) for syllable in part["romaji"])):
-        raise InvalidSourceError(f"{where}: each part must be {{\"kanji\": str, \"romaji\": [str, ...]}}, "
-                                 f"not {json.dumps(part, ensure_ascii=False):.80}")
+    if not (
+        isinstance(part, dict)
+        and isinstance(part.get("kanji"), str)
+        and isinstance(part.get("romaji"), list)
+        and all(isinstance(syllable, str) for syllable in part["romaji"])
+    ):
+        raise InvalidSourceError(
+            f'{where}: each part must be {{"kanji": str, "romaji": [str, ...]}}, '
+            f"not {json.dumps(part, ensure_ascii=False):.80}"
+        )
     return {"kanji": part["kanji"], "romaji": list(part["romaji"])}
 
 
@@ -205,8 +229,9 @@ def read_seed_words(*, path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         where = f"{path.name} entry {index}"
         if not isinstance(entry, dict):
             raise InvalidSourceError(f"{where}: must be an object {{kanji, romaji, english, parts}}")
-        text = {column: _text(entry.get(column), where=where, column=column)
-                for column in ("kanji", "romaji", "english")}
+        text = {
+            column: _text(entry.get(column), where=where, column=column) for column in ("kanji", "romaji", "english")
+        }
         if entry.get("parts") in (None, ""):
             empty_parts += 1
             parts: list[dict[str, Any]] = []
@@ -220,4 +245,3 @@ def read_seed_words(*, path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     if empty_parts:
         warnings.append(f"{counted(empty_parts, 'word')} without parts: stored with parts []")
     return words, warnings
-

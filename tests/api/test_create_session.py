@@ -1,4 +1,5 @@
 """The contract of POST /study_sessions, through Chalice's test client, on moto and on ministack."""
+
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -27,9 +28,21 @@ def test_create_session_returns_201_with_the_session_and_location(post_session, 
     assert response.status_code == 201
     assert response.headers["Content-Type"] == "application/json"
     body = json.loads(response.body)
-    assert set(body) == {"id", "session_id", "group_id", "group_name", "study_activity_id", "activity_id",
-                         "activity_name", "created_at", "start_time", "end_time", "review_items_count", "correct_count",
-                         "wrong_count"}
+    assert set(body) == {
+        "id",
+        "session_id",
+        "group_id",
+        "group_name",
+        "study_activity_id",
+        "activity_id",
+        "activity_name",
+        "created_at",
+        "start_time",
+        "end_time",
+        "review_items_count",
+        "correct_count",
+        "wrong_count",
+    }
     assert type(body["id"]) is int and 1 <= body["id"] <= MAX_ID
     assert body["session_id"] == body["id"]
     assert body["group_id"] == 1 and body["group_name"] == "Core Verbs"
@@ -44,10 +57,31 @@ def test_create_session_returns_201_with_the_session_and_location(post_session, 
     assert before - timedelta(seconds=1) <= created <= datetime.now(UTC) + timedelta(seconds=1)
     [stored] = stored_sessions()
     assert stored["PK"] == f"SESSION#{body['id']}"
-    assert {key: stored[key] for key in ("id", "group_id", "group_name", "study_activity_id", "activity_name",
-                                         "created_at", "end_time", "review_items_count")} == {
-        key: body[key] for key in ("id", "group_id", "group_name", "study_activity_id", "activity_name",
-                                   "created_at", "end_time", "review_items_count")}
+    assert {
+        key: stored[key]
+        for key in (
+            "id",
+            "group_id",
+            "group_name",
+            "study_activity_id",
+            "activity_name",
+            "created_at",
+            "end_time",
+            "review_items_count",
+        )
+    } == {
+        key: body[key]
+        for key in (
+            "id",
+            "group_id",
+            "group_name",
+            "study_activity_id",
+            "activity_name",
+            "created_at",
+            "end_time",
+            "review_items_count",
+        )
+    }
 
 
 def test_create_session_copies_the_names_of_the_group_and_activity_it_names(post_session, stored_sessions):
@@ -64,8 +98,17 @@ def test_create_session_gives_every_session_a_new_id(post_session, stored_sessio
 
 
 def test_create_session_ignores_and_never_stores_other_fields(post_session, stored_sessions):
-    body = {**VALID, "id": 7, "session_id": 7, "group_name": "Hacked", "activity_name": "Hacked",
-            "created_at": "1999-01-01T00:00:00+00:00", "review_items_count": 99, "PK": "GROUP#1", "extra": "x"}
+    body = {
+        **VALID,
+        "id": 7,
+        "session_id": 7,
+        "group_name": "Hacked",
+        "activity_name": "Hacked",
+        "created_at": "1999-01-01T00:00:00+00:00",
+        "review_items_count": 99,
+        "PK": "GROUP#1",
+        "extra": "x",
+    }
     response = post_session(body)
     assert response.status_code == 201
     created = json.loads(response.body)
@@ -80,8 +123,28 @@ def test_create_session_accepts_json_with_a_utf8_charset(post_session):
     assert response.status_code == 201
 
 
-BAD_IDS = ["null", "true", "false", "1.0", "1.5", "1e2", "1e400", '"1"', '"abc"', '""', "[]", "[1]", "{}",
-           '{"id": 1}', "0", "-0", "-1", str(MAX_ID + 1), str(10**30), "-9007199254740991"]
+BAD_IDS = [
+    "null",
+    "true",
+    "false",
+    "1.0",
+    "1.5",
+    "1e2",
+    "1e400",
+    '"1"',
+    '"abc"',
+    '""',
+    "[]",
+    "[1]",
+    "{}",
+    '{"id": 1}',
+    "0",
+    "-0",
+    "-1",
+    str(MAX_ID + 1),
+    str(10**30),
+    "-9007199254740991",
+]
 
 
 @pytest.mark.parametrize("raw", BAD_IDS)
@@ -111,22 +174,25 @@ def test_create_session_with_a_non_finite_id_returns_400(post_session, stored_se
     assert stored_sessions() == []
 
 
-@pytest.mark.parametrize("body, expected", [
-    (b"", "empty"),
-    (b"   \n", "empty"),
-    (b'{"group_id": 1,', "not valid JSON"),
-    (b"{'group_id': 1}", "not valid JSON"),
-    (b'{"group_id": 1, "study_activity_id": 1} trailing', "not valid JSON"),
-    (b'{"group_id": 1, "study_activity_id": 1, "note": "\xff\xfe"}', "UTF-8"),
-    (b"\xef\xbb\xbf" + json.dumps(VALID).encode(), "not valid JSON"),
-    (b"[1, 1]", "JSON object"),
-    (b'"group_id"', "JSON object"),
-    (b"null", "JSON object"),
-    (b"42", "JSON object"),
-    (b'{"group_id": 1, "group_id": 2, "study_activity_id": 1}', "duplicate"),
-    (b"[" * 30_000 + b"]" * 30_000, "not valid JSON"),
-    (b'{"group_id": ' + b"9" * 5000 + b', "study_activity_id": 1}', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b'{"group_id": 1,', "not valid JSON"),
+        (b"{'group_id': 1}", "not valid JSON"),
+        (b'{"group_id": 1, "study_activity_id": 1} trailing', "not valid JSON"),
+        (b'{"group_id": 1, "study_activity_id": 1, "note": "\xff\xfe"}', "UTF-8"),
+        (b"\xef\xbb\xbf" + json.dumps(VALID).encode(), "not valid JSON"),
+        (b"[1, 1]", "JSON object"),
+        (b'"group_id"', "JSON object"),
+        (b"null", "JSON object"),
+        (b"42", "JSON object"),
+        (b'{"group_id": 1, "group_id": 2, "study_activity_id": 1}', "duplicate"),
+        (b"[" * 30_000 + b"]" * 30_000, "not valid JSON"),
+        (b'{"group_id": ' + b"9" * 5000 + b', "study_activity_id": 1}', "not valid JSON"),
+    ],
+)
 def test_create_session_with_a_bad_body_returns_400_and_stores_nothing(post_session, stored_sessions, body, expected):
     response = post_session(body)
     assert response.status_code == 400
@@ -134,16 +200,19 @@ def test_create_session_with_a_bad_body_returns_400_and_stores_nothing(post_sess
     assert stored_sessions() == []
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Content-Type": "text/plain"},
-    {"Content-Type": "text/plain;charset=UTF-8"},
-    {"Content-Type": "application/x-www-form-urlencoded"},
-    {"Content-Type": "multipart/form-data; boundary=x"},
-    {"Content-Type": "text/plain, application/json"},
-    {"Content-Type": "application/json; charset=latin-1"},
-    {"Content-Type": "application/jsonx"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "text/plain;charset=UTF-8"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"Content-Type": "multipart/form-data; boundary=x"},
+        {"Content-Type": "text/plain, application/json"},
+        {"Content-Type": "application/json; charset=latin-1"},
+        {"Content-Type": "application/jsonx"},
+    ],
+)
 def test_create_session_without_a_json_content_type_returns_415(post_session, stored_sessions, headers):
     response = post_session(VALID, headers=headers)
     assert response.status_code == 415
@@ -172,12 +241,15 @@ def test_create_session_checks_types_before_existence(post_session):
     assert response.status_code == 400 and "study_activity_id" in error_of(response)
 
 
-@pytest.mark.parametrize("body, expected", [
-    ({"group_id": 999, "study_activity_id": 1}, "Group 999 not found"),
-    ({"group_id": 1, "study_activity_id": 77}, "Study activity 77 not found"),
-    ({"group_id": 999, "study_activity_id": 77}, "Group 999 not found"),
-    ({"group_id": MAX_ID, "study_activity_id": 1}, f"Group {MAX_ID} not found"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"group_id": 999, "study_activity_id": 1}, "Group 999 not found"),
+        ({"group_id": 1, "study_activity_id": 77}, "Study activity 77 not found"),
+        ({"group_id": 999, "study_activity_id": 77}, "Group 999 not found"),
+        ({"group_id": MAX_ID, "study_activity_id": 1}, f"Group {MAX_ID} not found"),
+    ],
+)
 def test_create_session_for_an_unknown_group_or_activity_returns_404(post_session, stored_sessions, body, expected):
     response = post_session(body)
     assert response.status_code == 404
@@ -202,8 +274,9 @@ def test_the_app_builds_one_dynamodb_client_per_process(post_session, botocore_e
 def test_create_session_reads_the_group_and_activity_with_a_consistent_read(post_session, botocore_events, table):
     # Emulators are always consistent, so this one is checked on the request: a group created a moment ago must count.
     requests = []
-    botocore_events.register("before-parameter-build.dynamodb.BatchGetItem",
-                             lambda params, **_: requests.append(params))
+    botocore_events.register(
+        "before-parameter-build.dynamodb.BatchGetItem", lambda params, **_: requests.append(params)
+    )
     assert post_session(VALID).status_code == 201
     [params] = requests
     assert params["RequestItems"][table]["ConsistentRead"] is True
@@ -230,9 +303,15 @@ def test_other_methods_on_study_sessions_return_405_in_our_error_shape(api, meth
 
 @pytest.mark.parametrize("origin", [PORTAL_ORIGIN, "http://localhost:8080"])
 def test_preflight_from_an_allowed_origin_allows_post_with_json(api, origin):
-    response = api.request("OPTIONS", "/study_sessions", headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    response = api.request(
+        "OPTIONS",
+        "/study_sessions",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == origin
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
@@ -241,18 +320,24 @@ def test_preflight_from_an_allowed_origin_allows_post_with_json(api, origin):
 
 
 def test_preflight_from_another_origin_gets_no_cors_grant(api):
-    response = api.request("OPTIONS", "/study_sessions", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    response = api.request(
+        "OPTIONS",
+        "/study_sessions",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert "Access-Control-Allow-Origin" not in response.headers
     assert "Access-Control-Allow-Methods" not in response.headers
 
 
-@pytest.mark.parametrize("body, headers, status", [
-    (VALID, {"Content-Type": "application/json"}, 201),
-    ({"group_id": 0, "study_activity_id": 1}, {"Content-Type": "application/json"}, 400),
-    ({"group_id": 999, "study_activity_id": 1}, {"Content-Type": "application/json"}, 404),
-    (VALID, {"Content-Type": "text/plain"}, 415),
-])
+@pytest.mark.parametrize(
+    "body, headers, status",
+    [
+        (VALID, {"Content-Type": "application/json"}, 201),
+        ({"group_id": 0, "study_activity_id": 1}, {"Content-Type": "application/json"}, 400),
+        ({"group_id": 999, "study_activity_id": 1}, {"Content-Type": "application/json"}, 404),
+        (VALID, {"Content-Type": "text/plain"}, 415),
+    ],
+)
 def test_responses_carry_cors_headers_for_the_portal_errors_included(post_session, body, headers, status):
     response = post_session(body, headers={**headers, "Origin": PORTAL_ORIGIN})
     assert response.status_code == status
@@ -266,13 +351,16 @@ def test_responses_to_another_origin_carry_no_cors_grant(post_session):
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-@pytest.mark.parametrize("stage, origin, allowed", [
-    ("dev", PORTAL_ORIGIN, True),
-    ("local", PORTAL_ORIGIN, True),
-    ("local", "http://localhost:8080", True),  # the Typing Tutor
-    ("prod", PORTAL_ORIGIN, False),  # prod's origins come only from the deployment (CorsAllowOrigins)
-    ("prod", "https://portal.example.com", False),
-])
+@pytest.mark.parametrize(
+    "stage, origin, allowed",
+    [
+        ("dev", PORTAL_ORIGIN, True),
+        ("local", PORTAL_ORIGIN, True),
+        ("local", "http://localhost:8080", True),  # the Typing Tutor
+        ("prod", PORTAL_ORIGIN, False),  # prod's origins come only from the deployment (CorsAllowOrigins)
+        ("prod", "https://portal.example.com", False),
+    ],
+)
 def test_allowed_origins_are_configured_per_stage(stage, origin, allowed):
     with Client(app_module.app, stage_name=stage, project_dir=str(ROOT)) as client:
         response = client.http.request("OPTIONS", "/study_sessions", headers={"Origin": origin})
@@ -283,12 +371,25 @@ def test_allowed_origins_are_configured_per_stage(stage, origin, allowed):
 def lambda_event(body: str, path: str) -> dict:
     """An API Gateway (REST, proxy) event as Lambda receives it."""
     return {
-        "resource": "/study_sessions", "path": "/study_sessions", "httpMethod": "POST",
+        "resource": "/study_sessions",
+        "path": "/study_sessions",
+        "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN},
-        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": None, "stageVariables": None, "isBase64Encoded": False, "body": body,
-        "requestContext": {"resourcePath": "/study_sessions", "httpMethod": "POST", "path": path,
-                           "stage": "api", "requestId": "r-1", "identity": {"sourceIp": "127.0.0.1"}},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "isBase64Encoded": False,
+        "body": body,
+        "requestContext": {
+            "resourcePath": "/study_sessions",
+            "httpMethod": "POST",
+            "path": path,
+            "stage": "api",
+            "requestId": "r-1",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
     }
 
 

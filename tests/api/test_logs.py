@@ -1,4 +1,5 @@
 """The access log: one JSON line per request, with what an operator needs and nothing a client sent."""
+
 import json
 
 import pytest
@@ -6,17 +7,31 @@ import pytest
 from tests.support.dynamodb import http_error, intercept_sends
 from tests.support.portal import VALID, access_lines
 
-ACCESS_FIELDS = {"time", "level", "logger", "request_id", "message", "method", "path", "status", "latency_ms",
-                 "dynamodb_requests", "dynamodb_capacity"}
+ACCESS_FIELDS = {
+    "time",
+    "level",
+    "logger",
+    "request_id",
+    "message",
+    "method",
+    "path",
+    "status",
+    "latency_ms",
+    "dynamodb_requests",
+    "dynamodb_capacity",
+}
 
 
-@pytest.mark.parametrize("body, headers, status, dynamodb_requests", [
-    (VALID, {}, 201, 2),
-    (VALID, {"Idempotency-Key": "log-test"}, 201, 2),
-    ({"group_id": 999, "study_activity_id": 1}, {}, 404, 1),
-    ({"group_id": True, "study_activity_id": 1}, {}, 400, 0),
-    (VALID, {"Content-Type": "text/plain"}, 415, 0),
-])
+@pytest.mark.parametrize(
+    "body, headers, status, dynamodb_requests",
+    [
+        (VALID, {}, 201, 2),
+        (VALID, {"Idempotency-Key": "log-test"}, 201, 2),
+        ({"group_id": 999, "study_activity_id": 1}, {}, 404, 1),
+        ({"group_id": True, "study_activity_id": 1}, {}, 400, 0),
+        (VALID, {"Content-Type": "text/plain"}, 415, 0),
+    ],
+)
 def test_each_request_logs_one_json_access_line(post_session, app_log, body, headers, status, dynamodb_requests):
     response = post_session(body, headers={"Content-Type": "application/json", **headers})
     assert response.status_code == status
@@ -52,13 +67,18 @@ def test_requests_get_distinct_request_ids(post_session, app_log):
 
 def test_logs_hold_no_request_body_header_or_key(post_session, app_log, botocore_events):
     secrets = ["body-secret-41", "key-secret-42", "token-secret-43", "cookie-secret-44"]
-    headers = {"Content-Type": "application/json", "Idempotency-Key": secrets[1],
-               "Authorization": f"Bearer {secrets[2]}", "Cookie": f"session={secrets[3]}"}
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": secrets[1],
+        "Authorization": f"Bearer {secrets[2]}",
+        "Cookie": f"session={secrets[3]}",
+    }
     failing = []
 
     def explode_when_failing(**_):
         if failing:
             raise RuntimeError("boom")
+
     # Registered before the app's client exists: a client copies the session's handlers when it is made.
     botocore_events.register("before-call.dynamodb", explode_when_failing)
     post_session({**VALID, "note": secrets[0]}, headers=headers)
@@ -74,16 +94,22 @@ def test_logs_hold_no_request_body_header_or_key(post_session, app_log, botocore
 
 
 def test_every_dynamodb_call_asks_for_the_capacity_it_consumed_and_the_access_line_adds_it_up(
-        backend, botocore_events, post_session, app_log):
+    backend, botocore_events, post_session, app_log
+):
     asked = []
-    botocore_events.register("before-call.dynamodb", lambda params, model, **_: asked.append(
-        (model.name, json.loads(params["body"]).get("ReturnConsumedCapacity"))))
+    botocore_events.register(
+        "before-call.dynamodb",
+        lambda params, model, **_: asked.append((model.name, json.loads(params["body"]).get("ReturnConsumedCapacity"))),
+    )
     reported = []
-    botocore_events.register("after-call.dynamodb", lambda parsed, **_: reported.append(parsed.get(
-        "ConsumedCapacity")))
+    botocore_events.register("after-call.dynamodb", lambda parsed, **_: reported.append(parsed.get("ConsumedCapacity")))
     post_session(VALID, headers={"Content-Type": "application/json", "Idempotency-Key": "capacity"})
     assert asked == [("BatchGetItem", "TOTAL"), ("TransactWriteItems", "TOTAL")]
-    units = sum(entry["CapacityUnits"] for answer in reported if answer
-                for entry in (answer if isinstance(answer, list) else [answer]))
+    units = sum(
+        entry["CapacityUnits"]
+        for answer in reported
+        if answer
+        for entry in (answer if isinstance(answer, list) else [answer])
+    )
     [access] = access_lines(app_log())
     assert access["dynamodb_capacity"] == round(units, 2)

@@ -1,5 +1,6 @@
 """The reference cache: a warm create or review is one DynamoDB request, warm single reads one GetItem; what a cached
 name may show, for how long; and that the checks it skips are made by the write itself. On moto and ministack."""
+
 import json
 from typing import Any
 
@@ -33,8 +34,9 @@ def cached(seeded: StudyRepository, dynamodb: Any, table: str, clock: Clock) -> 
 
 
 def created(api: Any, body: dict[str, Any] = VALID, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    response = api.post("/study_sessions", body=json.dumps(body).encode(),
-                        headers=headers or {"Content-Type": "application/json"})
+    response = api.post(
+        "/study_sessions", body=json.dumps(body).encode(), headers=headers or {"Content-Type": "application/json"}
+    )
     assert response.status_code == 201, response.body
     return json.loads(response.body)
 
@@ -90,8 +92,9 @@ def test_a_name_changed_by_another_process_is_at_most_the_cache_lifetime_old(cac
     stale = cached.create_session(group_id=1, study_activity_id=1)
     clock.seconds += 1
     fresh = cached.create_session(group_id=1, study_activity_id=1)
-    names = {item["id"]: item["group_name"] for item in scan_items(dynamodb, table)
-             if item["PK"].startswith("SESSION#")}
+    names = {
+        item["id"]: item["group_name"] for item in scan_items(dynamodb, table) if item["PK"].startswith("SESSION#")
+    }
     assert (names[stale["id"]], names[fresh["id"]]) == ("Core Verbs", "Verbs")
 
 
@@ -99,8 +102,9 @@ def test_a_group_deleted_within_the_cache_lifetime_still_gets_sessions_until_it_
     cached.create_session(group_id=2, study_activity_id=1)
     dynamodb.delete_item(TableName=table, Key={"PK": {"S": "GROUP#2"}, "SK": {"S": "META"}})
     orphan = cached.create_session(group_id=2, study_activity_id=1)
-    assert {"PK": f"SESSION#{orphan['id']}", "group_id": 2, "group_name": orphan["group_name"]}.items() <= \
-        next(item for item in scan_items(dynamodb, table) if item["PK"] == f"SESSION#{orphan['id']}").items()
+    assert {"PK": f"SESSION#{orphan['id']}", "group_id": 2, "group_name": orphan["group_name"]}.items() <= next(
+        item for item in scan_items(dynamodb, table) if item["PK"] == f"SESSION#{orphan['id']}"
+    ).items()
     clock.seconds += 60
     with pytest.raises(Exception, match="Group 2 not found"):
         cached.create_session(group_id=2, study_activity_id=1)
@@ -132,16 +136,28 @@ def test_a_review_of_a_session_this_process_knows_is_one_transaction(api, dynamo
     assert (meta["review_items_count"], meta["correct#2"], meta["wrong#3"]) == (2, 1, 1)
 
 
-@pytest.mark.parametrize("body, status, error, calls", [
-    ({"word_id": 101, "correct": True}, 422, "Word 101 is not in group 1, the study session's group",
-     ["TransactWriteItems"]),
-    # DynamoDB's reason carries no item for a word that does not exist: only then is the word read, to be sure.
-    ({"word_id": 999, "correct": True}, 404, "Word 999 not found", ["TransactWriteItems", "BatchGetItem"]),
-    ({"reviews": [{"word_id": 1, "is_correct": True}, {"word_id": 101, "is_correct": True}]}, 422,
-     "Word 101 is not in group 1, the study session's group", ["TransactWriteItems"]),
-])
+@pytest.mark.parametrize(
+    "body, status, error, calls",
+    [
+        (
+            {"word_id": 101, "correct": True},
+            422,
+            "Word 101 is not in group 1, the study session's group",
+            ["TransactWriteItems"],
+        ),
+        # DynamoDB's reason carries no item for a word that does not exist: only then is the word read, to be sure.
+        ({"word_id": 999, "correct": True}, 404, "Word 999 not found", ["TransactWriteItems", "BatchGetItem"]),
+        (
+            {"reviews": [{"word_id": 1, "is_correct": True}, {"word_id": 101, "is_correct": True}]},
+            422,
+            "Word 101 is not in group 1, the study session's group",
+            ["TransactWriteItems"],
+        ),
+    ],
+)
 def test_a_warm_review_of_a_word_outside_the_group_is_refused_by_the_write_itself(
-        api, dynamodb_calls, dynamodb, table, body, status, error, calls):
+    api, dynamodb_calls, dynamodb, table, body, status, error, calls
+):
     session = created(api)
     before = items_by_key(dynamodb, table)
     dynamodb_calls.clear()
@@ -157,7 +173,9 @@ def test_a_warm_review_of_a_session_deleted_since_is_404_and_writes_nothing(api,
     before = items_by_key(dynamodb, table)
     response = review(api, session["id"], {"word_id": 1, "correct": True})
     assert (response.status_code, json.loads(response.body)) == (
-        404, {"error": f"Study session {session['id']} not found"})
+        404,
+        {"error": f"Study session {session['id']} not found"},
+    )
     assert items_by_key(dynamodb, table) == before
 
 
@@ -174,8 +192,9 @@ def test_a_warm_keyed_review_repeat_is_one_transaction_and_logs_once(api, dynamo
 
 def test_warm_single_item_pages_are_one_get_item(api, dynamodb_calls):
     session = created(api)
-    assert review(api, session["id"], {"reviews": [{"word_id": w, "is_correct": True} for w in (1, 2)]}).status_code \
-        == 201
+    assert (
+        review(api, session["id"], {"reviews": [{"word_id": w, "is_correct": True} for w in (1, 2)]}).status_code == 201
+    )
     assert api.get("/groups/1/words/raw", headers={}).status_code == 200  # the Typing Tutor's words: their text
     dynamodb_calls.clear()
     page = api.get(f"/api/study-sessions/{session['id']}", headers={})

@@ -1,4 +1,5 @@
 """The repository and the key design, on moto and on ministack."""
+
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,10 +21,22 @@ def ticking_clock(start: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)):
 
 def test_create_session_returns_plain_ints_and_no_storage_keys(seeded):
     session = seeded.create_session(group_id=1, study_activity_id=1)
-    assert set(session) == {"id", "group_id", "group_name", "study_activity_id", "activity_name",
-                            "created_at", "end_time", "review_items_count", "correct_count", "wrong_count"}
-    assert all(type(session[key]) is int for key in ("id", "group_id", "study_activity_id", "review_items_count",
-                                                      "correct_count", "wrong_count"))
+    assert set(session) == {
+        "id",
+        "group_id",
+        "group_name",
+        "study_activity_id",
+        "activity_name",
+        "created_at",
+        "end_time",
+        "review_items_count",
+        "correct_count",
+        "wrong_count",
+    }
+    assert all(
+        type(session[key]) is int
+        for key in ("id", "group_id", "study_activity_id", "review_items_count", "correct_count", "wrong_count")
+    )
 
 
 def test_create_session_never_overwrites_a_session_whose_id_is_drawn_again(dynamodb, table, stored_sessions):
@@ -36,13 +49,17 @@ def test_create_session_never_overwrites_a_session_whose_id_is_drawn_again(dynam
     assert (stored["id"], stored["group_id"]) == (42, 1)
 
 
-@pytest.mark.parametrize("group_id, study_activity_id, error", [
-    (999, 1, GroupNotFoundError),
-    (1, 999, StudyActivityNotFoundError),
-    (999, 999, GroupNotFoundError),
-])
+@pytest.mark.parametrize(
+    "group_id, study_activity_id, error",
+    [
+        (999, 1, GroupNotFoundError),
+        (1, 999, StudyActivityNotFoundError),
+        (999, 999, GroupNotFoundError),
+    ],
+)
 def test_create_session_for_a_missing_item_raises_and_writes_nothing(
-        seeded, stored_sessions, group_id, study_activity_id, error):
+    seeded, stored_sessions, group_id, study_activity_id, error
+):
     with pytest.raises(error):
         seeded.create_session(group_id=group_id, study_activity_id=study_activity_id)
     assert stored_sessions() == []
@@ -51,24 +68,35 @@ def test_create_session_for_a_missing_item_raises_and_writes_nothing(
 def test_a_groups_sessions_come_newest_first_from_a_query_on_the_group_index(dynamodb, table, seeded):
     repository = StudyRepository(client=dynamodb, table_name=table, now=ticking_clock())
     made = [repository.create_session(group_id=group_id, study_activity_id=1) for group_id in (1, 2, 1, 1)]
-    response = dynamodb.query(TableName=table, IndexName=GROUP_SESSIONS_INDEX, ScanIndexForward=False,
-                              KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :sessions)",
-                              ExpressionAttributeValues={":group": {"S": "GROUP#1"}, ":sessions": {"S": "SESSION#"}})
+    response = dynamodb.query(
+        TableName=table,
+        IndexName=GROUP_SESSIONS_INDEX,
+        ScanIndexForward=False,
+        KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :sessions)",
+        ExpressionAttributeValues={":group": {"S": "GROUP#1"}, ":sessions": {"S": "SESSION#"}},
+    )
     assert [int(item["id"]["N"]) for item in response["Items"]] == [made[3]["id"], made[2]["id"], made[0]["id"]]
 
 
 def test_all_sessions_come_newest_first_from_a_query_on_the_all_sessions_index(dynamodb, table, seeded):
     repository = StudyRepository(client=dynamodb, table_name=table, now=ticking_clock())
     made = [repository.create_session(group_id=group_id, study_activity_id=1) for group_id in (1, 2, 1)]
-    response = dynamodb.query(TableName=table, IndexName=ALL_SESSIONS_INDEX, ScanIndexForward=False,
-                              KeyConditionExpression="GSI2PK = :all",
-                              ExpressionAttributeValues={":all": {"S": "SESSION"}})
+    response = dynamodb.query(
+        TableName=table,
+        IndexName=ALL_SESSIONS_INDEX,
+        ScanIndexForward=False,
+        KeyConditionExpression="GSI2PK = :all",
+        ExpressionAttributeValues={":all": {"S": "SESSION"}},
+    )
     assert [int(item["id"]["N"]) for item in response["Items"]] == [session["id"] for session in reversed(made)]
 
 
 def test_session_timestamps_sort_as_strings_in_time_order(seeded):
-    repository = StudyRepository(client=seeded.client, table_name=seeded.table_name, now=ticking_clock(
-        datetime(2026, 11, 27, 9, 59, 59, 999000, tzinfo=UTC)))
+    repository = StudyRepository(
+        client=seeded.client,
+        table_name=seeded.table_name,
+        now=ticking_clock(datetime(2026, 11, 27, 9, 59, 59, 999000, tzinfo=UTC)),
+    )
     first, second = (repository.create_session(group_id=1, study_activity_id=1) for _ in range(2))
     assert first["created_at"] == "2026-11-27T09:59:59.999+00:00"
     assert second["created_at"] == "2026-11-27T10:00:00.999+00:00"

@@ -1,5 +1,6 @@
 """Reading DynamoDB straight, and answering the app's calls in DynamoDB's place (faults injected at the botocore
 layer, never by patching our own code)."""
+
 import json
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,7 @@ def resend_once_after_success(botocore_events: Any, operation: str) -> list[int]
             resent.append(attempts)
             return 0  # retry now
         return None
+
     botocore_events.register_first(f"needs-retry.dynamodb.{operation}", resend)
     return resent
 
@@ -68,12 +70,17 @@ class _RawBody:
 def http_error(code: str, status_code: int = 400, **members: Any) -> AWSResponse:
     """DynamoDB's HTTP answer with an error code, for a before-send handler: botocore parses it and retries as usual."""
     body = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": f"injected {code}", **members}
-    return AWSResponse(url="https://dynamodb.invalid", status_code=status_code,
-                       headers={"Content-Type": "application/x-amz-json-1.0"}, raw=_RawBody(json.dumps(body).encode()))
+    return AWSResponse(
+        url="https://dynamodb.invalid",
+        status_code=status_code,
+        headers={"Content-Type": "application/x-amz-json-1.0"},
+        raw=_RawBody(json.dumps(body).encode()),
+    )
 
 
-def intercept_sends(botocore_events: Any, operation: str, answer: Callable[[], AWSResponse],
-                    times: int | None = None) -> list[str]:
+def intercept_sends(
+    botocore_events: Any, operation: str, answer: Callable[[], AWSResponse], times: int | None = None
+) -> list[str]:
     """Answer the app's next `times` HTTP requests for a DynamoDB operation (all if None) with answer(), which may
     also raise (a timeout, say). botocore handles the answer as it would DynamoDB's, retries included.
     Returns the list of intercepted requests, which grows as they happen."""
@@ -86,11 +93,14 @@ def intercept_sends(botocore_events: Any, operation: str, answer: Callable[[], A
         # moto's own before-send handler runs even when an earlier one answered; it ignores unknown URLs.
         request.url = "https://fault-injected.invalid/"
         return answer()
+
     botocore_events.register_first(f"before-send.dynamodb.{operation}", handler)
     return intercepted
 
 
 def transaction_cancelled(*reason_codes: str) -> AWSResponse:
     """TransactWriteItems' answer when DynamoDB cancels the transaction, with one reason per item."""
-    return http_error("TransactionCanceledException",
-                      CancellationReasons=[{"Code": code, "Message": f"injected {code}"} for code in reason_codes])
+    return http_error(
+        "TransactionCanceledException",
+        CancellationReasons=[{"Code": code, "Message": f"injected {code}"} for code in reason_codes],
+    )

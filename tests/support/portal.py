@@ -1,4 +1,5 @@
 """The portal's fixed values as the tests use them: the stage, its table, the frontend's origin, a valid create."""
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,8 @@ def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class DevPlace:
     """Where a test's `make dev` runs: free ports and a data folder of its own, so a running `make dev` and its
     data stay untouched."""
+
     port: int
     dynamodb_port: int
     data_dir: Path
     log_path: Path
-
-

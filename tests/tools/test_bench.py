@@ -1,6 +1,7 @@
 """`make bench` in small: every figure is there with a sensible type, every route has a row, the chart is a PNG.
 
 No latency or timing is asserted here: performance claims come only from the bench command itself."""
+
 import json
 import subprocess
 import sys
@@ -10,15 +11,42 @@ import app as app_module
 from bench.routes import COSTS, COSTS_AT_SCALE, ROWS
 from scripts.local_stack import LOCAL_DIR, ROOT
 
-NUMBERS = ("warm_post_ddb_requests", "cold_post_ddb_requests", "post_consumed_wcu", "post_consumed_rcu", "post_p50_ms",
-           "post_p99_ms", "putitem_p50_ms", "getitem_p50_ms", "post_p50_ratio_to_putitem", "cold_start_ms",
-           "cold_start_floor_ms", "cold_start_ratio_to_floor", "cold_start_process_ms", "cold_start_floor_process_ms",
-           "cold_start_min_ms", "cold_start_floor_min_ms", "package_bytes", "warm_peak_rss_mib",
-           "baseline_post_ddb_requests", "baseline_post_p50_ms", "baseline_post_p99_ms", "seconds")
+NUMBERS = (
+    "warm_post_ddb_requests",
+    "cold_post_ddb_requests",
+    "post_consumed_wcu",
+    "post_consumed_rcu",
+    "post_p50_ms",
+    "post_p99_ms",
+    "putitem_p50_ms",
+    "getitem_p50_ms",
+    "post_p50_ratio_to_putitem",
+    "cold_start_ms",
+    "cold_start_floor_ms",
+    "cold_start_ratio_to_floor",
+    "cold_start_process_ms",
+    "cold_start_floor_process_ms",
+    "cold_start_min_ms",
+    "cold_start_floor_min_ms",
+    "package_bytes",
+    "warm_peak_rss_mib",
+    "baseline_post_ddb_requests",
+    "baseline_post_p50_ms",
+    "baseline_post_p99_ms",
+    "seconds",
+)
 ROW_NUMBERS = ("ddb_requests_warm", "rcu", "wcu", "p50_ms", "p95_ms", "p99_ms", "floor_p50_ms", "ratio_to_floor")
-TARGETS = {"warm_post_1_request", "cold_post_at_most_2_requests", "warm_review_1_request",
-           "warm_review_batch_1_request", "single_reads_1_request", "post_p50_within_1_5x_putitem",
-           "single_reads_p50_within_1_5x_getitem", "cold_start_within_1_2x_floor", "package_has_no_boto"}
+TARGETS = {
+    "warm_post_1_request",
+    "cold_post_at_most_2_requests",
+    "warm_review_1_request",
+    "warm_review_batch_1_request",
+    "single_reads_1_request",
+    "post_p50_within_1_5x_putitem",
+    "single_reads_p50_within_1_5x_getitem",
+    "cold_start_within_1_2x_floor",
+    "package_has_no_boto",
+}
 
 
 def _is_number(value: object) -> bool:
@@ -27,8 +55,9 @@ def _is_number(value: object) -> bool:
 
 def _served() -> set[tuple[str, str]]:
     """Each (method, route) the app serves, as app.app.routes names it."""
-    return {(method, path) for path, methods in app_module.app.routes.items() for method in methods
-            if method != "OPTIONS"}
+    return {
+        (method, path) for path, methods in app_module.app.routes.items() for method in methods if method != "OPTIONS"
+    }
 
 
 def test_the_route_table_has_a_row_for_every_route_and_costs_calls_only_served_routes():
@@ -39,8 +68,13 @@ def test_the_route_table_has_a_row_for_every_route_and_costs_calls_only_served_r
 
 
 def test_a_small_bench_run_reports_every_figure_route_and_target(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "bench.run", "--calls", "5", "--cold-runs", "2", "--output",
-                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--calls", "5", "--cold-runs", "2", "--output", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "latest.json").read_text())
 
@@ -53,8 +87,9 @@ def test_a_small_bench_run_reports_every_figure_route_and_target(tmp_path):
     datetime.fromisoformat(report["started_at"])
     assert isinstance(report["ministack_version"], str)
     assert len(report["cold_import_top"]) == 15
-    assert all(isinstance(entry["module"], str) and _is_number(entry["cumulative_ms"])
-               for entry in report["cold_import_top"])
+    assert all(
+        isinstance(entry["module"], str) and _is_number(entry["cumulative_ms"]) for entry in report["cold_import_top"]
+    )
     assert isinstance(report["capacity_not_reported_by"], list)
 
     # Every route the app serves has a row, so a new route without one fails here.
@@ -72,8 +107,14 @@ def test_a_small_bench_run_reports_every_figure_route_and_target(tmp_path):
     assert set(report["targets"]) == TARGETS
     assert all(isinstance(target["pass"], bool) for target in report["targets"].values())
     # The targets that are counts, not times, hold in any run, however small.
-    for name in ("warm_post_1_request", "cold_post_at_most_2_requests", "warm_review_1_request",
-                 "warm_review_batch_1_request", "single_reads_1_request", "package_has_no_boto"):
+    for name in (
+        "warm_post_1_request",
+        "cold_post_at_most_2_requests",
+        "warm_review_1_request",
+        "warm_review_batch_1_request",
+        "single_reads_1_request",
+        "package_has_no_boto",
+    ):
         assert report["targets"][name]["pass"] is True, report["targets"][name]
     assert (report["warm_post_ddb_requests"], report["cold_post_ddb_requests"]) == (1, 2)
 

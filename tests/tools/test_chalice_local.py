@@ -1,4 +1,5 @@
 """`make dev`'s `chalice local` wrapper over HTTP on loopback: what it answers for paths and methods no route has."""
+
 import http.client
 import json
 from collections.abc import Iterator
@@ -17,8 +18,12 @@ UNKNOWN_PATHS = ["/nope", "/api/study-activities/1/nope", "/study_sessions/1/rev
 def chalice_port(ministack_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """One `chalice local --stage local` through the wrapper for the module, on a free loopback port."""
     port = free_port()
-    process = start_chalice_local(port=port, dynamodb_port=ministack_port, table=LOCAL_TABLE,
-                                  log_path=tmp_path_factory.mktemp("chalice-local") / "chalice.log")
+    process = start_chalice_local(
+        port=port,
+        dynamodb_port=ministack_port,
+        table=LOCAL_TABLE,
+        log_path=tmp_path_factory.mktemp("chalice-local") / "chalice.log",
+    )
     try:
         wait_for_http(port, process)
         yield port

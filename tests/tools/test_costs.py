@@ -1,25 +1,50 @@
 """`make costs` measures every route: one line per route, the requests the design promises, and a finished reset."""
+
 import re
 import subprocess
 
 from scripts.local_stack import ROOT
 
 # The DynamoDB requests each call costs, as docs/design.md states them.
-PROMISED = {"POST /study_sessions": 1, "POST /study_sessions/{id}/review": 1, "GET /study_sessions/{id}": 1,
-            "GET /study_sessions": 1, "GET /api/study-sessions": 1, "GET /api/study-sessions/{id}": 1,
-            "GET /api/study-activities": 1, "GET /api/study-activities/1": 1,
-            "GET /api/study-activities/1/sessions": 1, "GET /api/study-activities/1/launch": 1,
-            "GET /groups/1/words/raw": 1, "GET /groups": 1, "GET /groups/1": 1, "GET /groups/1/words": 2,
-            "GET /groups/1/study_sessions": 1, "GET /words": 1, "GET /words/1": 1, "GET /dashboard/recent-session": 1,
-            "GET /dashboard/stats": 2}
+PROMISED = {
+    "POST /study_sessions": 1,
+    "POST /study_sessions/{id}/review": 1,
+    "GET /study_sessions/{id}": 1,
+    "GET /study_sessions": 1,
+    "GET /api/study-sessions": 1,
+    "GET /api/study-sessions/{id}": 1,
+    "GET /api/study-activities": 1,
+    "GET /api/study-activities/1": 1,
+    "GET /api/study-activities/1/sessions": 1,
+    "GET /api/study-activities/1/launch": 1,
+    "GET /groups/1/words/raw": 1,
+    "GET /groups": 1,
+    "GET /groups/1": 1,
+    "GET /groups/1/words": 2,
+    "GET /groups/1/study_sessions": 1,
+    "GET /words": 1,
+    "GET /words/1": 1,
+    "GET /dashboard/recent-session": 1,
+    "GET /dashboard/stats": 2,
+}
 # With 60 sessions and 150 more words in the table.
-PROMISED_BIG = {"GET /api/study-sessions": 1, "GET /study_sessions": 1, "GET /words": 1, "GET /groups/3/words": 2,
-                "GET /groups/1/study_sessions": 1, "GET /dashboard/stats": 2}
+PROMISED_BIG = {
+    "GET /api/study-sessions": 1,
+    "GET /study_sessions": 1,
+    "GET /words": 1,
+    "GET /groups/3/words": 2,
+    "GET /groups/1/study_sessions": 1,
+    "GET /dashboard/stats": 2,
+}
 
 
 def test_make_costs_measures_each_route_on_both_emulators_and_a_finished_reset():
-    result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "costs",
-                             "ARGS=--reset-sessions 60 --vocabulary 150"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), "costs", "ARGS=--reset-sessions 60 --vocabulary 150"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     moto, ministack = result.stdout.split("ministack: ")
     big_table = "(60 sessions, 161 words)"

@@ -1,5 +1,6 @@
 """`make dev` for real, through make: ministack and `chalice local` over HTTP on loopback; every way of stopping it,
 taken ports, and `make seed`, `make help`."""
+
 import http.client
 import json
 import os
@@ -27,13 +28,20 @@ from scripts.seed_data import GROUPS
 STOPPED = "stopped chalice local and ministack"
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None, host: str = "127.0.0.1",
-            content_type: str = "application/json") -> tuple[int, dict, object]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    host: str = "127.0.0.1",
+    content_type: str = "application/json",
+) -> tuple[int, dict, object]:
     """One HTTP request to `make dev` (host "localhost" resolves as the portal's frontend's does)."""
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        connection.request(method, path, body=body, headers={"Content-Type": content_type,
-                                                              "Origin": "http://localhost:5173"})
+        connection.request(
+            method, path, body=body, headers={"Content-Type": content_type, "Origin": "http://localhost:5173"}
+        )
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), json.loads(response.read())
     finally:
@@ -48,42 +56,58 @@ def create_session(port: int, host: str = "127.0.0.1") -> dict:
 
 def stored_session(dev_place, session_id: int) -> dict | None:
     """The session as ministack saved it: a ministack of its own on make dev's state, started and stopped here."""
-    process = start_ministack(port=dev_place.dynamodb_port, log_path=dev_place.data_dir / "check.log",
-                              state_dir=dev_place.data_dir / "state")
+    process = start_ministack(
+        port=dev_place.dynamodb_port, log_path=dev_place.data_dir / "check.log", state_dir=dev_place.data_dir / "state"
+    )
     try:
         wait_until_ready(port=dev_place.dynamodb_port, process=process)
-        return dynamodb_client(endpoint_url(dev_place.dynamodb_port)).get_item(
-            TableName=LOCAL_TABLE, Key={"PK": {"S": f"SESSION#{session_id}"}, "SK": {"S": "META"}}).get("Item")
+        return (
+            dynamodb_client(endpoint_url(dev_place.dynamodb_port))
+            .get_item(TableName=LOCAL_TABLE, Key={"PK": {"S": f"SESSION#{session_id}"}, "SK": {"S": "META"}})
+            .get("Item")
+        )
     finally:
         stop_ministack(process)
 
 
 def start(dev_place) -> subprocess.Popen:
-    return start_dev_server(port=dev_place.port, dynamodb_port=dev_place.dynamodb_port,
-                            data_dir=dev_place.data_dir, log_path=dev_place.log_path)
+    return start_dev_server(
+        port=dev_place.port,
+        dynamodb_port=dev_place.dynamodb_port,
+        data_dir=dev_place.data_dir,
+        log_path=dev_place.log_path,
+    )
 
 
 def make(*arguments: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a make target of the project as a developer would, with a clean environment unless given."""
     env = env if env is not None else {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
-    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), *arguments], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_make_dev_serves_the_contract_on_127_0_0_1_and_localhost_and_keeps_data_across_restarts(dev_place):
     dev = start(dev_place)
     try:
-        status, headers, created = request(dev_place.port, "POST", "/study_sessions",
-                                           b'{"group_id": 1, "study_activity_id": 1}')
+        status, headers, created = request(
+            dev_place.port, "POST", "/study_sessions", b'{"group_id": 1, "study_activity_id": 1}'
+        )
         assert status == 201 and created["group_name"] == "Core Verbs"
         assert headers["Location"] == f"/study_sessions/{created['id']}"
         assert headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
         # The portal's React frontend calls http://localhost:<port>, the Typing Tutor http://127.0.0.1:<port>.
         assert create_session(dev_place.port, host="localhost")["group_id"] == 1
-        assert request(dev_place.port, "POST", "/study_sessions", b'{"group_id": true, "study_activity_id": 1}'
-                       )[2] == {"error": "group_id must be an integer from 1 to 9007199254740991"}
+        assert request(dev_place.port, "POST", "/study_sessions", b'{"group_id": true, "study_activity_id": 1}')[2] == {
+            "error": "group_id must be an integer from 1 to 9007199254740991"
+        }
         assert request(dev_place.port, "POST", "/study_sessions", b'{"group_id": 1, ')[2] == {
-            "error": "Request body is not valid JSON"}
+            "error": "Request body is not valid JSON"
+        }
         assert request(dev_place.port, "POST", "/study_sessions", b"{}", content_type="text/plain")[0] == 415
     finally:
         stop_dev_server(dev)
@@ -92,7 +116,8 @@ def test_make_dev_serves_the_contract_on_127_0_0_1_and_localhost_and_keeps_data_
     dev = start(dev_place)
     try:
         item = dynamodb_client(endpoint_url(dev_place.dynamodb_port)).get_item(
-            TableName=LOCAL_TABLE, Key={"PK": {"S": f"SESSION#{created['id']}"}, "SK": {"S": "META"}})
+            TableName=LOCAL_TABLE, Key={"PK": {"S": f"SESSION#{created['id']}"}, "SK": {"S": "META"}}
+        )
         assert item["Item"]["group_name"] == {"S": "Core Verbs"}
     finally:
         stop_dev_server(dev)
@@ -142,8 +167,9 @@ def dev_refusal(dev_place, **ports: int) -> tuple[str, float]:
     """`make dev` on taken ports: what it says on stderr, and how long it took to say it."""
     variables = {"PORT": dev_place.port, "DYNAMODB_PORT": dev_place.dynamodb_port, **ports}
     started = time.monotonic()
-    result = make("dev", *[f"{name}={value}" for name, value in variables.items()],
-                  f"ARGS=--data-dir {dev_place.data_dir}")
+    result = make(
+        "dev", *[f"{name}={value}" for name, value in variables.items()], f"ARGS=--data-dir {dev_place.data_dir}"
+    )
     took = time.monotonic() - started
     assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
     [line] = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
@@ -171,11 +197,14 @@ def test_make_dev_with_the_api_port_taken_names_it_and_the_variable_that_moves_i
     assert not port_in_use(dev_place.dynamodb_port)  # nothing was started
 
 
-@pytest.mark.parametrize("ports, message", [
-    ({"PORT": "abc"}, "PORT must be a port number from 1 to 65535, not 'abc'"),
-    ({"DYNAMODB_PORT": "70000"}, "DYNAMODB_PORT must be a port number from 1 to 65535, not '70000'"),
-    ({"PORT": "4999", "DYNAMODB_PORT": "4999"}, "PORT and DYNAMODB_PORT are both 4999"),
-])
+@pytest.mark.parametrize(
+    "ports, message",
+    [
+        ({"PORT": "abc"}, "PORT must be a port number from 1 to 65535, not 'abc'"),
+        ({"DYNAMODB_PORT": "70000"}, "DYNAMODB_PORT must be a port number from 1 to 65535, not '70000'"),
+        ({"PORT": "4999", "DYNAMODB_PORT": "4999"}, "PORT and DYNAMODB_PORT are both 4999"),
+    ],
+)
 def test_make_dev_refuses_malformed_or_equal_ports_in_one_line(dev_place, ports, message):
     line, took = dev_refusal(dev_place, **ports)
     assert message in line and took < 5
@@ -223,9 +252,14 @@ def test_make_seed_loads_the_seed_into_a_running_ministack_on_dynamodb_port(mini
         client.delete_table(TableName=LOCAL_TABLE)
 
 
-NO_AWS = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "AWS_CONFIG_FILE": os.devnull,
-          "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_DEFAULT_REGION": "us-east-1",
-          "AWS_EC2_METADATA_DISABLED": "true"}
+NO_AWS = {
+    "PATH": os.environ["PATH"],
+    "HOME": "/nonexistent",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 @pytest.mark.parametrize("target", [["seed-stack"], ["deploy", "BUCKET=some-bucket"]])

@@ -2,6 +2,7 @@
 each page of the React frontend (Dashboard, Study Activities, Activity, Launch, Sessions, Session, Word Groups,
 Group, Words, Word, Settings) and of the Typing Tutor, in their order, with their Origin, Content-Type and the
 preflights a browser sends first, checking the figures each page shows from each answer."""
+
 import http.client
 import json
 from typing import Any
@@ -36,15 +37,22 @@ class Browser:
         headers = {}
         if method != "GET":
             # application/json is not a "simple" content type: the browser asks first.
-            status, allowed, _ = self._send("OPTIONS", path, None, {
-                "Access-Control-Request-Method": method, "Access-Control-Request-Headers": "content-type"})
+            status, allowed, _ = self._send(
+                "OPTIONS",
+                path,
+                None,
+                {"Access-Control-Request-Method": method, "Access-Control-Request-Headers": "content-type"},
+            )
             assert status in (200, 204), (path, status)
             assert allowed["Access-Control-Allow-Origin"] == self.origin
-            assert method in allowed["Access-Control-Allow-Methods"] and \
-                "content-type" in allowed["Access-Control-Allow-Headers"].lower()
+            assert (
+                method in allowed["Access-Control-Allow-Methods"]
+                and "content-type" in allowed["Access-Control-Allow-Headers"].lower()
+            )
             headers["Content-Type"] = "application/json"
-        status, response_headers, raw = self._send(method, path, None if body is None else json.dumps(
-            body).encode(), headers)
+        status, response_headers, raw = self._send(
+            method, path, None if body is None else json.dumps(body).encode(), headers
+        )
         # Without this header the browser hands the page nothing but "Failed to fetch".
         assert response_headers["Access-Control-Allow-Origin"] == self.origin, (method, path, status)
         assert response_headers["Content-Type"] == "application/json"
@@ -57,8 +65,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Any:
     place = tmp_path_factory.mktemp("journey")
     port = DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port()
     dynamodb_port = free_port()
-    dev = start_dev_server(port=port, dynamodb_port=dynamodb_port, data_dir=place / "data",
-                           log_path=place / "dev.log")
+    dev = start_dev_server(port=port, dynamodb_port=dynamodb_port, data_dir=place / "data", log_path=place / "dev.log")
     try:
         yield port, dynamodb_client(endpoint_url(dynamodb_port))
     finally:
@@ -73,8 +80,18 @@ def test_a_learner_goes_through_every_page_of_the_portal_and_studies_a_group_thr
     # Dashboard, before any study: no recent session (JSON null), the vocabulary and zeros.
     assert frontend.fetch("GET", "/dashboard/recent-session") == (200, None)
     status, stats = frontend.fetch("GET", "/dashboard/stats")
-    assert (status, stats) == (200, {"total_vocabulary": 11, "total_words_studied": 0, "mastered_words": 0,
-                                     "success_rate": 0, "total_sessions": 0, "active_groups": 0, "current_streak": 0})
+    assert (status, stats) == (
+        200,
+        {
+            "total_vocabulary": 11,
+            "total_words_studied": 0,
+            "mastered_words": 0,
+            "success_rate": 0,
+            "total_sessions": 0,
+            "active_groups": 0,
+            "current_streak": 0,
+        },
+    )
 
     # Study Activities page, then the Activity page and its sessions (none yet).
     status, activities = frontend.fetch("GET", "/api/study-activities")
@@ -89,8 +106,9 @@ def test_a_learner_goes_through_every_page_of_the_portal_and_studies_a_group_thr
     status, launch = frontend.fetch("GET", f"/api/study-activities/{activity_id}/launch")
     assert status == 200 and launch["activity"]["launch_url"] == "http://localhost:8080"
     group = next(group for group in launch["groups"] if group["name"] == "Core Verbs")
-    status, created = frontend.fetch("POST", "/study_sessions", {"group_id": group["id"],
-                                                                 "study_activity_id": activity_id})
+    status, created = frontend.fetch(
+        "POST", "/study_sessions", {"group_id": group["id"], "study_activity_id": activity_id}
+    )
     assert status == 201
     session_id = created["session_id"]
     tutor_url = urlsplit(f"{launch['activity']['launch_url']}?group_id={group['id']}&session_id={session_id}")
@@ -103,13 +121,15 @@ def test_a_learner_goes_through_every_page_of_the_portal_and_studies_a_group_thr
     first, second, third = (word["id"] for word in word_list["words"][:3])
     answers = [(first, True), (second, False), (first, True)]
     for word_id, correct in answers:
-        status, logged = tutor.fetch("POST", f"/study_sessions/{query['session_id']}/review",
-                                     {"word_id": word_id, "correct": correct})
+        status, logged = tutor.fetch(
+            "POST", f"/study_sessions/{query['session_id']}/review", {"word_id": word_id, "correct": correct}
+        )
         assert status == 201 and (logged["word_id"], logged["correct"]) == (word_id, correct)
 
     # The frontend's own batch form of the same.
-    status, batch = frontend.fetch("POST", f"/study_sessions/{session_id}/review",
-                                   {"reviews": [{"word_id": third, "is_correct": True}]})
+    status, batch = frontend.fetch(
+        "POST", f"/study_sessions/{session_id}/review", {"reviews": [{"word_id": third, "is_correct": True}]}
+    )
     assert status == 201 and len(batch["reviews"]) == 1
     all_time = {first: (2, 0), second: (0, 1), third: (1, 0)}  # every word's counts so far; the rest are (0, 0)
 
@@ -123,12 +143,17 @@ def test_a_learner_goes_through_every_page_of_the_portal_and_studies_a_group_thr
     assert status == 200
     session = page["session"]
     assert (session["id"], session["group_name"], session["activity_name"], session["review_items_count"]) == (
-        session_id, "Core Verbs", "Typing Tutor", 4)
+        session_id,
+        "Core Verbs",
+        "Typing Tutor",
+        4,
+    )
     assert session["end_time"] > session["start_time"]
     counts = {word["id"]: (word["correct_count"], word["wrong_count"]) for word in page["words"]}
     assert counts == all_time
     assert page["total"] == 3 and [word["kanji"] for word in page["words"]] == sorted(
-        word["kanji"] for word in page["words"])
+        word["kanji"] for word in page["words"]
+    )
 
     # The session resource POST's Location named.
     status, resource = frontend.fetch("GET", f"/study_sessions/{session_id}")
@@ -136,9 +161,17 @@ def test_a_learner_goes_through_every_page_of_the_portal_and_studies_a_group_thr
 
     # Word Groups page: by name, ascending.
     status, groups = frontend.fetch("GET", "/groups?page=1&sort_by=name&order=asc")
-    assert (status, groups) == (200, {"groups": [{"id": 2, "group_name": "Core Adjectives", "word_count": 5},
-                                                 {"id": 1, "group_name": "Core Verbs", "word_count": 6}],
-                                      "total_pages": 1, "current_page": 1})
+    assert (status, groups) == (
+        200,
+        {
+            "groups": [
+                {"id": 2, "group_name": "Core Adjectives", "word_count": 5},
+                {"id": 1, "group_name": "Core Verbs", "word_count": 6},
+            ],
+            "total_pages": 1,
+            "current_page": 1,
+        },
+    )
 
     # Group page: its heading, its words by kanji with their all-time counts, and its sessions, newest first.
     status, heading = frontend.fetch("GET", f"/groups/{group['id']}")
@@ -146,39 +179,74 @@ def test_a_learner_goes_through_every_page_of_the_portal_and_studies_a_group_thr
     status, group_words = frontend.fetch("GET", f"/groups/{group['id']}/words?page=1&sort_by=kanji&order=asc")
     assert status == 200 and (group_words["total_pages"], group_words["current_page"]) == (1, 1)
     assert group_words["words"] == [
-        {**{name: word[name] for name in ("id", "kanji", "romaji", "english")},
-         **dict(zip(("correct_count", "wrong_count"), all_time.get(word["id"], (0, 0))))}
-        for word in sorted(word_list["words"], key=lambda word: word["kanji"])]
+        {
+            **{name: word[name] for name in ("id", "kanji", "romaji", "english")},
+            **dict(zip(("correct_count", "wrong_count"), all_time.get(word["id"], (0, 0)))),
+        }
+        for word in sorted(word_list["words"], key=lambda word: word["kanji"])
+    ]
     status, group_sessions = frontend.fetch(
-        "GET", f"/groups/{group['id']}/study_sessions?page=1&sort_by=startTime&order=desc")
+        "GET", f"/groups/{group['id']}/study_sessions?page=1&sort_by=startTime&order=desc"
+    )
     assert status == 200 and (group_sessions["total_pages"], group_sessions["current_page"]) == (1, 1)
     [listed] = group_sessions["study_sessions"]
-    assert {name: listed[name] for name in ("id", "group_name", "activity_name", "start_time", "end_time",
-                                            "review_items_count")} == {
-        "id": session_id, "group_name": "Core Verbs", "activity_name": "Typing Tutor",
-        "start_time": session["start_time"], "end_time": session["end_time"], "review_items_count": 4}
+    assert {
+        name: listed[name]
+        for name in ("id", "group_name", "activity_name", "start_time", "end_time", "review_items_count")
+    } == {
+        "id": session_id,
+        "group_name": "Core Verbs",
+        "activity_name": "Typing Tutor",
+        "start_time": session["start_time"],
+        "end_time": session["end_time"],
+        "review_items_count": 4,
+    }
 
     # Words page: the whole vocabulary by kanji, with all-time counts.
     status, words = frontend.fetch("GET", "/words?page=1&sort_by=kanji&order=asc")
     assert status == 200 and (words["total_words"], words["total_pages"], words["current_page"]) == (11, 1, 1)
     assert [word["kanji"] for word in words["words"]] == sorted(word["kanji"] for word in words["words"])
-    assert {word["id"]: (word["correct_count"], word["wrong_count"]) for word in words["words"]
-            if word["correct_count"] or word["wrong_count"]} == all_time
+    assert {
+        word["id"]: (word["correct_count"], word["wrong_count"])
+        for word in words["words"]
+        if word["correct_count"] or word["wrong_count"]
+    } == all_time
 
     # Word page: the word most studied, its counts and its group.
     status, word = frontend.fetch("GET", f"/words/{first}")
     assert status == 200 and word["word"]["kanji"] == word_list["words"][0]["kanji"]
     assert (word["word"]["correct_count"], word["word"]["wrong_count"], word["word"]["groups"]) == (
-        2, 0, [{"id": group["id"], "name": "Core Verbs"}])
+        2,
+        0,
+        [{"id": group["id"], "name": "Core Verbs"}],
+    )
 
     # Dashboard again: the session just studied and the figures its four reviews make.
     status, recent = frontend.fetch("GET", "/dashboard/recent-session")
-    assert (status, recent) == (200, {"id": session_id, "group_id": group["id"], "activity_name": "Typing Tutor",
-                                      "created_at": session["start_time"], "correct_count": 3, "wrong_count": 1})
+    assert (status, recent) == (
+        200,
+        {
+            "id": session_id,
+            "group_id": group["id"],
+            "activity_name": "Typing Tutor",
+            "created_at": session["start_time"],
+            "correct_count": 3,
+            "wrong_count": 1,
+        },
+    )
     status, stats = frontend.fetch("GET", "/dashboard/stats")
-    assert (status, stats) == (200, {"total_vocabulary": 11, "total_words_studied": 3, "mastered_words": 0,
-                                     "success_rate": 0.75, "total_sessions": 1, "active_groups": 1,
-                                     "current_streak": 1})
+    assert (status, stats) == (
+        200,
+        {
+            "total_vocabulary": 11,
+            "total_words_studied": 3,
+            "mastered_words": 0,
+            "success_rate": 0.75,
+            "total_sessions": 1,
+            "active_groups": 1,
+            "current_streak": 1,
+        },
+    )
 
     # Something the clients do not call: a JSON 404 the page can read.
     status, missing = frontend.fetch("GET", "/api/no-such-page")

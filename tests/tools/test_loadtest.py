@@ -1,5 +1,6 @@
 """A small `make loadtest` beside a running `make dev` (which it must leave alone), and the audit it relies on,
 shown to catch each fault it names."""
+
 import json
 import os
 import re
@@ -17,19 +18,35 @@ def make_loadtest(dynamodb_port: int) -> tuple[str, dict]:
     """A small `make loadtest` run, as a developer whose `make dev` uses DYNAMODB_PORT would start it; its output
     and the figures it printed."""
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
-    result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "loadtest",
-                             f"DYNAMODB_PORT={dynamodb_port}", f"ARGS={SMALL_RUN}"],
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT),
+            "loadtest",
+            f"DYNAMODB_PORT={dynamodb_port}",
+            f"ARGS={SMALL_RUN}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    figures = json.loads("\n".join(lines[lines.index("{"):lines.index("}") + 1]))
+    figures = json.loads("\n".join(lines[lines.index("{") : lines.index("}") + 1]))
     return result.stdout, figures
 
 
 def test_loadtest_beside_a_running_make_dev_runs_on_servers_of_its_own_and_leaves_make_dev_alone(dev_place):
     folders_before = sorted(LOCAL_DIR.glob("loadtest-*"))
-    dev = start_dev_server(port=dev_place.port, dynamodb_port=dev_place.dynamodb_port, data_dir=dev_place.data_dir,
-                           log_path=dev_place.log_path)
+    dev = start_dev_server(
+        port=dev_place.port,
+        dynamodb_port=dev_place.dynamodb_port,
+        data_dir=dev_place.data_dir,
+        log_path=dev_place.log_path,
+    )
     try:
         client = dynamodb_client(endpoint_url(dev_place.dynamodb_port))
         developers_data = scan_items(client, LOCAL_TABLE)
@@ -52,14 +69,24 @@ def test_loadtest_beside_a_running_make_dev_runs_on_servers_of_its_own_and_leave
 
 
 def session(session_id: int, group_id: int = 1) -> dict:
-    return {"PK": f"SESSION#{session_id}", "SK": "META", "id": session_id, "group_id": group_id,
-            "group_name": GROUP_NAMES[group_id], "study_activity_id": 1,
-            "activity_name": "Typing Tutor", "created_at": "t", "end_time": "t", "review_items_count": 0}
+    return {
+        "PK": f"SESSION#{session_id}",
+        "SK": "META",
+        "id": session_id,
+        "group_id": group_id,
+        "group_name": GROUP_NAMES[group_id],
+        "study_activity_id": 1,
+        "activity_name": "Typing Tutor",
+        "created_at": "t",
+        "end_time": "t",
+        "review_items_count": 0,
+    }
 
 
 def created(intent: str, session_id: int, key: str | None = None, kind: str = "create", group_id: int = 1) -> Sent:
-    return Sent(kind, intent, {"group_id": group_id, "study_activity_id": 1}, key, 201,
-                {"id": session_id, "group_id": group_id})
+    return Sent(
+        kind, intent, {"group_id": group_id, "study_activity_id": 1}, key, 201, {"id": session_id, "group_id": group_id}
+    )
 
 
 def record(session_id: int, key: str) -> dict:
@@ -78,19 +105,26 @@ def test_the_audit_passes_a_clean_run():
 
 def test_the_audit_catches_a_lost_an_orphan_a_duplicate_and_a_partial_session():
     assert any("lost_sessions" in p for p in problems([created("a", 1)], {}))
-    assert any("orphan_sessions" in p for p in problems([created("a", 1)],
-                                                        {"SESSION#1": session(1), "SESSION#2": session(2)}))
+    assert any(
+        "orphan_sessions" in p for p in problems([created("a", 1)], {"SESSION#1": session(1), "SESSION#2": session(2)})
+    )
     duplicated = [created("b", 1, "k"), created("b", 2, "k", "resend")]
-    assert any("intents_with_more_than_one_id" in p for p in problems(
-        duplicated, {"SESSION#1": session(1), "SESSION#2": session(2), "IDEMPOTENCY#k": record(1, "k")}))
+    assert any(
+        "intents_with_more_than_one_id" in p
+        for p in problems(
+            duplicated, {"SESSION#1": session(1), "SESSION#2": session(2), "IDEMPOTENCY#k": record(1, "k")}
+        )
+    )
     partial = {key: value for key, value in session(1).items() if key != "group_name"}
     assert any("partial_sessions" in p for p in problems([created("a", 1)], {"SESSION#1": partial}))
 
 
 def test_the_audit_catches_key_records_missing_or_pointing_nowhere_and_answers_for_another_request():
     assert any("key_records_missing" in p for p in problems([created("b", 1, "k")], {"SESSION#1": session(1)}))
-    assert any("key_records_without_their_session" in p for p in problems(
-        [created("b", 1, "k")], {"SESSION#1": session(1), "IDEMPOTENCY#k": record(9, "k")}))
+    assert any(
+        "key_records_without_their_session" in p
+        for p in problems([created("b", 1, "k")], {"SESSION#1": session(1), "IDEMPOTENCY#k": record(9, "k")})
+    )
     crossed = created("a", 1)
     crossed.answer["group_id"] = 2
     assert any("answers_for_another_request" in p for p in problems([crossed], {"SESSION#1": session(1)}))

@@ -1,4 +1,5 @@
 """The suite's own check: a run that leaves something in the system temp folder fails, and says what it left."""
+
 import os
 import shutil
 import tempfile

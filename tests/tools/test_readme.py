@@ -1,4 +1,5 @@
 """The README is a user's page: short, and every curl in it answers what it says against a real `make dev`."""
+
 import re
 import subprocess
 
@@ -41,11 +42,14 @@ def test_every_curl_in_the_readme_answers_the_status_it_shows_run_after_run(dev_
     assert "/api/study-sessions/reset" in blocks[-1][0]
     # The README's port, unless a developer's own `make dev` holds it.
     port = DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port()
-    dev = start_dev_server(port=port, dynamodb_port=dev_place.dynamodb_port, data_dir=dev_place.data_dir,
-                           log_path=dev_place.log_path)
+    dev = start_dev_server(
+        port=port, dynamodb_port=dev_place.dynamodb_port, data_dir=dev_place.data_dir, log_path=dev_place.log_path
+    )
     client = dynamodb_client(endpoint_url(dev_place.dynamodb_port))
+
     def sessions() -> int:
         return len([item for item in scan_items(client, LOCAL_TABLE) if item["PK"].startswith("SESSION#")])
+
     try:
         created = []
         # Copied twice, as a reader would: a fixed Idempotency-Key would replay the first run's (deleted) session.

@@ -1,5 +1,6 @@
 """The packaged template of each deployed stage (`make package`): table, role, log group, API stage and errors,
 and the code zip."""
+
 import compileall
 import importlib.util
 import json
@@ -43,8 +44,12 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
     packaged = {}
     for stage in DEPLOYED_STAGES:
         build = tmp_path_factory.mktemp(f"package-{stage}") / "build"
-        result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "package", f"STAGE={stage}",
-                                 f"BUILD={build}"], check=True, capture_output=True, text=True)
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-C", str(ROOT), "package", f"STAGE={stage}", f"BUILD={build}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         packaged[stage] = build, result.stdout + result.stderr
     return packaged
 
@@ -56,8 +61,9 @@ def templates(packages: dict[str, tuple[Path, str]]) -> dict[str, dict[str, Any]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-def test_the_zip_holds_the_app_and_chalicelib_sources_each_with_bytecode_of_exactly_that_source(packages, stage,
-                                                                                              templates):
+def test_the_zip_holds_the_app_and_chalicelib_sources_each_with_bytecode_of_exactly_that_source(
+    packages, stage, templates
+):
     build, _ = packages[stage]
     with zipfile.ZipFile(build / "deployment.zip") as archive:
         files = {name: archive.read(name) for name in archive.namelist()}
@@ -66,8 +72,11 @@ def test_the_zip_holds_the_app_and_chalicelib_sources_each_with_bytecode_of_exac
     assert not any(name.startswith(("boto3/", "botocore/")) for name in files)
     runtime = templates[stage]["Resources"]["APIHandler"]["Properties"]["Runtime"]  # python3.11
     tag = f"cpython-{runtime.removeprefix('python').replace('.', '')}"
-    expected = {importlib.util.cache_from_source(name).replace(sys.implementation.cache_tag, tag): name
-                for name in files if name.endswith(".py")}
+    expected = {
+        importlib.util.cache_from_source(name).replace(sys.implementation.cache_tag, tag): name
+        for name in files
+        if name.endswith(".py")
+    }
     # Only these: the stale local ones the fixture compiled stay out.
     assert {name for name in files if "__pycache__" in name or name.endswith(".pyc")} == set(expected)
     for pyc, source in expected.items():
@@ -83,8 +92,13 @@ def test_python_runs_the_packaged_bytecode_without_compiling_the_sources(package
     # Were the source compiled, this line would stop the import; the unchecked bytecode never looks at it.
     with (tmp_path / "app.py").open("a") as source:
         source.write("\nraise SystemExit('compiled from source')\n")
-    result = subprocess.run([sys.executable, "-c", "import app; print(app.app.app_name)"], cwd=tmp_path,
-                            capture_output=True, text=True, env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", "import app; print(app.app.app_name)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""},
+    )
     assert (result.returncode, result.stdout) == (0, "study-portal\n"), result.stderr
 
 
@@ -104,8 +118,14 @@ def test_the_zip_holds_exactly_the_modules_the_app_imports(packages, stage, tmp_
     with zipfile.ZipFile(build / "deployment.zip") as archive:
         archive.extractall(tmp_path)
         packaged = {name for name in archive.namelist() if name.endswith(".py")}
-    result = subprocess.run([sys.executable, "-c", _IMPORTED_FROM_PACKAGE], cwd=tmp_path, capture_output=True,
-                            text=True, env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""}, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_FROM_PACKAGE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""},
+        check=True,
+    )
     imported = set(json.loads(result.stdout))
     assert "chalicelib/store/repository.py" in imported and "chalice/app.py" in imported
     assert packaged == imported, f"packaged, never imported: {sorted(packaged - imported)}"
@@ -115,8 +135,11 @@ def test_the_zip_holds_exactly_the_modules_the_app_imports(packages, stage, tmp_
 def test_make_package_says_what_it_wrote_in_one_line(packages, stage):
     build, output = packages[stage]
     size_kb = (build / "deployment.zip").stat().st_size / 1024
-    assert re.fullmatch(rf"make package: {re.escape(str(build))}/sam.yaml and deployment.zip \((\d+) KB, \d+ files\) "
-                        rf"for stage {stage}\n", output)
+    assert re.fullmatch(
+        rf"make package: {re.escape(str(build))}/sam.yaml and deployment.zip \((\d+) KB, \d+ files\) "
+        rf"for stage {stage}\n",
+        output,
+    )
     assert abs(int(re.search(r"\((\d+) KB", output).group(1)) - size_kb) < 1
 
 
@@ -131,10 +154,14 @@ def role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
 def test_the_function_takes_its_table_from_the_table_resource_and_its_origins_from_a_required_parameter(
-        templates, stage):
+    templates, stage
+):
     variables = resource(templates[stage], "APIHandler")["Properties"]["Environment"]["Variables"]
-    assert variables == {"TABLE_NAME": {"Ref": "StudyTable"}, "CORS_ALLOW_ORIGINS": {"Ref": "CorsAllowOrigins"},
-                         "ALLOW_RESET": {"Fn::If": ["IsProd", {"Ref": "AllowReset"}, "true"]}}
+    assert variables == {
+        "TABLE_NAME": {"Ref": "StudyTable"},
+        "CORS_ALLOW_ORIGINS": {"Ref": "CorsAllowOrigins"},
+        "ALLOW_RESET": {"Fn::If": ["IsProd", {"Ref": "AllowReset"}, "true"]},
+    }
     assert templates[stage]["Parameters"]["AllowReset"]["Default"] == "false"
     parameter = templates[stage]["Parameters"]["CorsAllowOrigins"]
     assert "Default" not in parameter  # a deployment must name its origins; no placeholder ships
@@ -165,7 +192,8 @@ def test_only_the_prod_table_is_protected_from_deletion(templates, stage):
     assert template["Parameters"]["Stage"]["AllowedValues"] == DEPLOYED_STAGES
     assert template["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
     assert resource(template, "StudyTable")["Properties"]["DeletionProtectionEnabled"] == {
-        "Fn::If": ["IsProd", True, False]}
+        "Fn::If": ["IsProd", True, False]
+    }
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
@@ -207,26 +235,33 @@ def test_the_role_writes_only_to_the_functions_log_group_created_first_with_a_re
 def test_the_api_stage_throttles_every_method(templates, stage):
     template = templates[stage]
     [settings] = resource(template, "RestAPI")["Properties"]["MethodSettings"]
-    assert settings == {"ResourcePath": "/*", "HttpMethod": "*",
-                        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
-                        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"}}
+    assert settings == {
+        "ResourcePath": "/*",
+        "HttpMethod": "*",
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
     parameters = template["Parameters"]
     assert (parameters["ThrottlingRateLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"]) == (100, 200)
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
-@pytest.mark.parametrize("response_type, status_code, body", [
-    ("DEFAULT_4XX", None, '{"error": $context.error.messageString}'),
-    ("DEFAULT_5XX", None, '{"error": $context.error.messageString}'),
-    # An unknown path or method: API Gateway's 403 "Missing Authentication Token", answered as a 404.
-    ("MISSING_AUTHENTICATION_TOKEN", "404", '{"error": "Not found"}'),
-])
-def test_api_gateway_errors_carry_cors_headers_and_the_error_shape(templates, stage, response_type, status_code,
-                                                                    body):
+@pytest.mark.parametrize(
+    "response_type, status_code, body",
+    [
+        ("DEFAULT_4XX", None, '{"error": $context.error.messageString}'),
+        ("DEFAULT_5XX", None, '{"error": $context.error.messageString}'),
+        # An unknown path or method: API Gateway's 403 "Missing Authentication Token", answered as a 404.
+        ("MISSING_AUTHENTICATION_TOKEN", "404", '{"error": "Not found"}'),
+    ],
+)
+def test_api_gateway_errors_carry_cors_headers_and_the_error_shape(templates, stage, response_type, status_code, body):
     response = resource(templates[stage], "RestAPI")["Properties"]["GatewayResponses"][response_type]
     assert response.get("StatusCode") == status_code
     assert response["ResponseParameters"]["Headers"] == {
-        "Access-Control-Allow-Origin": "method.request.header.Origin", "Vary": "'Origin'"}
+        "Access-Control-Allow-Origin": "method.request.header.Origin",
+        "Vary": "'Origin'",
+    }
     assert response["ResponseTemplates"] == {"application/json": body}
 
 
@@ -236,15 +271,35 @@ def test_the_role_grants_exactly_the_operations_the_routes_call(templates, backe
     seeded.log_reviews(session_id=session["id"], reviews=[(2, True)])
     json_headers = {"Content-Type": "application/json"}
     for headers in (json_headers, {**json_headers, "Idempotency-Key": "iam"}):
-        assert api.post("/study_sessions", body=b'{"group_id": 1, "study_activity_id": 1}',
-                        headers=headers).status_code == 201
-        assert api.post(f"/study_sessions/{session['id']}/review", body=b'{"word_id": 1, "correct": true}',
-                        headers=headers).status_code == 201
-    for path in (f"/study_sessions/{session['id']}", "/study_sessions", "/api/study-sessions",
-                 f"/api/study-sessions/{session['id']}", "/api/study-activities", "/api/study-activities/1",
-                 "/api/study-activities/1/sessions", "/api/study-activities/1/launch", "/groups/1/words/raw",
-                 "/groups", "/groups/1", "/groups/1/words?sort_by=wrong_count", "/groups/1/study_sessions", "/words",
-                 "/words/1", "/dashboard/recent-session", "/dashboard/stats"):
+        assert (
+            api.post("/study_sessions", body=b'{"group_id": 1, "study_activity_id": 1}', headers=headers).status_code
+            == 201
+        )
+        assert (
+            api.post(
+                f"/study_sessions/{session['id']}/review", body=b'{"word_id": 1, "correct": true}', headers=headers
+            ).status_code
+            == 201
+        )
+    for path in (
+        f"/study_sessions/{session['id']}",
+        "/study_sessions",
+        "/api/study-sessions",
+        f"/api/study-sessions/{session['id']}",
+        "/api/study-activities",
+        "/api/study-activities/1",
+        "/api/study-activities/1/sessions",
+        "/api/study-activities/1/launch",
+        "/groups/1/words/raw",
+        "/groups",
+        "/groups/1",
+        "/groups/1/words?sort_by=wrong_count",
+        "/groups/1/study_sessions",
+        "/words",
+        "/words/1",
+        "/dashboard/recent-session",
+        "/dashboard/stats",
+    ):
         assert api.get(path).status_code == 200, path
     assert api.post("/api/study-sessions/reset", body=b"", headers=json_headers).status_code == 200
     [dynamodb] = [s for s in role_statements(templates[STAGE]) if "dynamodb:PutItem" in s["Action"]]
@@ -253,12 +308,17 @@ def test_the_role_grants_exactly_the_operations_the_routes_call(templates, backe
 
 
 def test_make_deploy_gives_the_dev_stage_the_portals_local_origins_and_prod_only_what_it_is_told():
-    assert parameters(stage="dev", cors_origin="") == \
-        f"Stage=dev CorsAllowOrigins={stage_environment('dev')['CORS_ALLOW_ORIGINS']} AllowReset=false"
-    assert parameters(stage="prod", cors_origin="https://a.example.org, https://b.example.org") == \
-        "Stage=prod CorsAllowOrigins=https://a.example.org,https://b.example.org AllowReset=false"
+    assert (
+        parameters(stage="dev", cors_origin="")
+        == f"Stage=dev CorsAllowOrigins={stage_environment('dev')['CORS_ALLOW_ORIGINS']} AllowReset=false"
+    )
+    assert (
+        parameters(stage="prod", cors_origin="https://a.example.org, https://b.example.org")
+        == "Stage=prod CorsAllowOrigins=https://a.example.org,https://b.example.org AllowReset=false"
+    )
     assert parameters(stage="prod", cors_origin="https://a.example.org", allow_reset="true").endswith(
-        " AllowReset=true")
+        " AllowReset=true"
+    )
     with pytest.raises(DeployError, match="ALLOW_RESET must be true or false"):
         parameters(stage="prod", cors_origin="https://a.example.org", allow_reset="yes")
     for refused in ("", "*", "http://a.example.org"):
@@ -266,8 +326,15 @@ def test_make_deploy_gives_the_dev_stage_the_portals_local_origins_and_prod_only
             parameters(stage="prod", cors_origin=refused)
 
 
-@pytest.mark.parametrize("origins", ["https://a.example.org/", "https://a.example.org/portal", "a.example.org",
-                                     "https://a.example.org,,https://b.example.org/x"])
+@pytest.mark.parametrize(
+    "origins",
+    [
+        "https://a.example.org/",
+        "https://a.example.org/portal",
+        "a.example.org",
+        "https://a.example.org,,https://b.example.org/x",
+    ],
+)
 def test_make_deploy_refuses_origins_the_template_would_reject_before_uploading_anything(templates, origins):
     with pytest.raises(DeployError, match="scheme://host"):
         parameters(stage="dev", cors_origin=origins)
@@ -275,8 +342,10 @@ def test_make_deploy_refuses_origins_the_template_would_reject_before_uploading_
     assert not allowed.fullmatch(origins)
 
 
-@pytest.mark.parametrize("stage, origins", [("prod", "https://a.example.org,https://b.example.org:8443"),
-                                            ("dev", "*"), ("dev", "http://localhost:5173")])
+@pytest.mark.parametrize(
+    "stage, origins",
+    [("prod", "https://a.example.org,https://b.example.org:8443"), ("dev", "*"), ("dev", "http://localhost:5173")],
+)
 def test_origins_make_deploy_passes_are_ones_the_template_accepts(templates, stage, origins):
     passed = parameters(stage=stage, cors_origin=origins).split("CorsAllowOrigins=")[1].split(" ")[0]
     assert re.fullmatch(templates[stage]["Parameters"]["CorsAllowOrigins"]["AllowedPattern"], passed)

@@ -1,4 +1,5 @@
 """Stage configuration, the retry budget, and what importing the app does (the deployed role: test_template.py)."""
+
 import json
 import subprocess
 import sys
@@ -32,8 +33,10 @@ def test_no_stage_names_an_endpoint_make_dev_gives_the_local_stage_dynamodb_port
     for stage in CONFIG["stages"]:
         assert not any(name.startswith("AWS_ENDPOINT_URL") for name in stage_environment(stage))
     assert "TABLE_NAME" not in stage_environment("local")
-    assert local_environment(dynamodb_port=4600) == {"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4600",
-                                                     "TABLE_NAME": LOCAL_TABLE}
+    assert local_environment(dynamodb_port=4600) == {
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4600",
+        "TABLE_NAME": LOCAL_TABLE,
+    }
 
 
 @pytest.mark.parametrize("value, port", [(None, DEFAULT_DYNAMODB_PORT), ("", DEFAULT_DYNAMODB_PORT), ("4600", 4600)])
@@ -66,9 +69,11 @@ def test_the_worst_case_of_dynamodb_timeouts_and_retries_ends_well_before_the_la
 
 def test_importing_the_app_creates_no_aws_client_and_needs_no_configuration():
     # A fresh interpreter with no AWS settings and no TABLE_NAME: the import must not touch either.
-    code = ("import boto3, app; "
-            "from chalicelib import runtime; assert runtime._repository is None; "
-            "assert boto3.DEFAULT_SESSION is None; "
-            "assert app.app.debug is False")
+    code = (
+        "import boto3, app; "
+        "from chalicelib import runtime; assert runtime._repository is None; "
+        "assert boto3.DEFAULT_SESSION is None; "
+        "assert app.app.debug is False"
+    )
     env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)

@@ -1,5 +1,6 @@
 """The shape of the code: the data layer needs no web framework, tools use only its public names, and no module
 of the service outgrows a read."""
+
 import ast
 import functools
 import subprocess
@@ -12,8 +13,12 @@ from scripts.local_stack import ROOT
 STORE = ROOT / "chalicelib" / "store"
 SERVICE_FILES = sorted([ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")])
 MAX_SERVICE_LINES = 400
-OUTSIDE_STORE = sorted(path for folder in ("chalicelib", "scripts", "bench", "tests", "e2e")
-                       for path in (ROOT / folder).rglob("*.py") if STORE not in path.parents) + [ROOT / "app.py"]
+OUTSIDE_STORE = sorted(
+    path
+    for folder in ("chalicelib", "scripts", "bench", "tests", "e2e")
+    for path in (ROOT / folder).rglob("*.py")
+    if STORE not in path.parents
+) + [ROOT / "app.py"]
 
 
 def _private_names(tree: ast.AST) -> set[str]:
@@ -47,14 +52,21 @@ def _uses_of(tree: ast.AST, names: set[str]) -> list[tuple[int, str]]:
 
 def test_no_module_of_the_data_layer_imports_chalice():
     modules = sorted(f"chalicelib.store.{path.stem}" for path in STORE.glob("*.py") if path.stem != "__init__")
-    code = (f"import sys; import {', '.join(modules)}; "
-            "loaded = [name for name in sys.modules if name.split('.')[0] == 'chalice']; "
-            "assert not loaded, loaded")
+    code = (
+        f"import sys; import {', '.join(modules)}; "
+        "loaded = [name for name in sys.modules if name.split('.')[0] == 'chalice']; "
+        "assert not loaded, loaded"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     for path in STORE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            imported = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            imported = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not [name for name in imported if name.split(".")[0] == "chalice"], path
 
 

@@ -1,4 +1,5 @@
 """Items to plain dicts, list order, pages and cursors, without a table."""
+
 import base64
 import json
 from decimal import Decimal
@@ -28,22 +29,57 @@ def stored(item: dict) -> dict:
 
 
 def test_a_session_item_becomes_a_dict_without_storage_keys_or_decimals():
-    item = stored(session_item(session_id=7, group_id=1, group_name="Core Verbs", study_activity_id=1,
-                               activity_name="Typing Tutor", created_at=CREATED, word_counts={1: (2, 1), 3: (0, 1)}))
+    item = stored(
+        session_item(
+            session_id=7,
+            group_id=1,
+            group_name="Core Verbs",
+            study_activity_id=1,
+            activity_name="Typing Tutor",
+            created_at=CREATED,
+            word_counts={1: (2, 1), 3: (0, 1)},
+        )
+    )
     session = session_from_item(item)
-    assert session == {"id": 7, "group_id": 1, "group_name": "Core Verbs", "study_activity_id": 1,
-                       "activity_name": "Typing Tutor", "created_at": CREATED, "end_time": CREATED,
-                       "review_items_count": 4, "correct_count": 2, "wrong_count": 2}
+    assert session == {
+        "id": 7,
+        "group_id": 1,
+        "group_name": "Core Verbs",
+        "study_activity_id": 1,
+        "activity_name": "Typing Tutor",
+        "created_at": CREATED,
+        "end_time": CREATED,
+        "review_items_count": 4,
+        "correct_count": 2,
+        "wrong_count": 2,
+    }
     assert all(type(value) is not Decimal for value in session.values())
-    assert session_word_counts(item) == {1: {"correct_count": 2, "wrong_count": 1},
-                                         3: {"correct_count": 0, "wrong_count": 1}}
+    assert session_word_counts(item) == {
+        1: {"correct_count": 2, "wrong_count": 1},
+        3: {"correct_count": 0, "wrong_count": 1},
+    }
 
 
 def test_a_word_never_reviewed_counts_zero_and_loses_its_parts():
-    word = counted_word_from_item({"PK": "WORD#1", "SK": "META", "id": Decimal(1), "kanji": "食べる",
-                                   "romaji": "taberu", "english": "to eat", "parts": []})
-    assert word == {"id": 1, "kanji": "食べる", "romaji": "taberu", "english": "to eat", "correct_count": 0,
-                    "wrong_count": 0}
+    word = counted_word_from_item(
+        {
+            "PK": "WORD#1",
+            "SK": "META",
+            "id": Decimal(1),
+            "kanji": "食べる",
+            "romaji": "taberu",
+            "english": "to eat",
+            "parts": [],
+        }
+    )
+    assert word == {
+        "id": 1,
+        "kanji": "食べる",
+        "romaji": "taberu",
+        "english": "to eat",
+        "correct_count": 0,
+        "wrong_count": 0,
+    }
 
 
 def test_sorted_by_breaks_ties_by_id_ascending_in_either_order():
@@ -65,18 +101,30 @@ def test_a_page_past_the_end_is_empty(page, expected):
 def test_a_cursor_names_the_start_key_of_the_next_page():
     session = {"id": 42, "created_at": CREATED}
     assert decode_cursor(encode_cursor(session)) == to_attributes(
-        {"PK": "SESSION#42", "SK": "META", "GSI2PK": "SESSION", "GSI2SK": CREATED})
+        {"PK": "SESSION#42", "SK": "META", "GSI2PK": "SESSION", "GSI2SK": CREATED}
+    )
 
 
 def _cursor(value: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("cursor", [
-    "", "not base64!", _cursor([CREATED]), _cursor([CREATED, 0]), _cursor([CREATED, MAX_ID + 1]),
-    _cursor([CREATED, True]), _cursor(["2026-12-04 10:00:00", 1]), _cursor({"a": 1}), _cursor([CREATED, 1, 2]),
-    "A" * 201, _cursor("[" * 50),
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not base64!",
+        _cursor([CREATED]),
+        _cursor([CREATED, 0]),
+        _cursor([CREATED, MAX_ID + 1]),
+        _cursor([CREATED, True]),
+        _cursor(["2026-12-04 10:00:00", 1]),
+        _cursor({"a": 1}),
+        _cursor([CREATED, 1, 2]),
+        "A" * 201,
+        _cursor("[" * 50),
+    ],
+)
 def test_a_cursor_this_service_did_not_hand_out_is_refused(cursor):
     with pytest.raises(InvalidCursorError):
         decode_cursor(cursor)

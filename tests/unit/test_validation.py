@@ -1,7 +1,7 @@
 """Parsing request bodies and headers, for any input (property-based): an object, or one of the named errors."""
+
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from chalicelib.store.items import MAX_ID
 from chalicelib.validation import (
@@ -16,8 +16,10 @@ from tests.support.strategies import EXAMPLES, bodies, content_types
 
 
 @settings(max_examples=EXAMPLES * 10, deadline=None)
-@given(body=bodies | st.integers(min_value=65_000, max_value=66_000).map(lambda size: b"{" + b" " * size + b"}"),
-       content_type=content_types)
+@given(
+    body=bodies | st.integers(min_value=65_000, max_value=66_000).map(lambda size: b"{" + b" " * size + b"}"),
+    content_type=content_types,
+)
 def test_parsing_any_body_returns_an_object_or_raises_a_named_error(body, content_type):
     try:
         payload = parse_json_object(body=body, content_type=content_type)
