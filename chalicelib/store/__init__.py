@@ -7,6 +7,7 @@ imports Chalice).
   sessions.py    writing a new session (and its Idempotency-Key)   reviews.py  the review transaction, cancellations
   catalog.py     writing a group and its words                      reset.py    the Settings page's reset
   stats.py       the dashboard's arithmetic                         idempotency.py  Idempotency-Key records
+  references.py  the reference cache's entries by kind
   items.py       keys and item builders, ids and times             table.py    the key schema and its indexes
   mapping.py     items to plain dicts (typed), attributes, order and cursors
   errors.py      the named errors, and database_errors()

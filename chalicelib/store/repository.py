@@ -1,10 +1,8 @@
 """StudyRepository: the portal's verbs over its one table, each reading and writing through store.dynamo.Table."""
 
-import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from chalicelib.cache import ReferenceCache
 from chalicelib.store import catalog, idempotency, sessions
@@ -13,7 +11,6 @@ from chalicelib.store.errors import (
     GroupNotFoundError,
     SessionNotFoundError,
     StudyActivityNotFoundError,
-    TransactionConflictError,
     WordNotFoundError,
 )
 from chalicelib.store.items import (
@@ -46,13 +43,13 @@ from chalicelib.store.mapping import (
     sorted_by,
     word_from_item,
 )
+from chalicelib.store.references import remember, remember_session, remember_text, word_texts
 from chalicelib.store.reset import ResetSummary, reset_history
-from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST, TRANSACTION_ATTEMPTS, ReviewTransaction, TryAgain
+from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST, write_reviews
 from chalicelib.store.stats import StudyStats, study_stats
 from chalicelib.store.table import ACTIVITY_SESSIONS_INDEX, GROUP_SESSIONS_INDEX, TTL_ATTRIBUTE
 
 BATCH_GET_COUNTS_UP_TO = 100  # a group's words whose counts one BatchGetItem reads; more, one Query of them all
-_Cached = TypeVar("_Cached", bound=Mapping[str, Any])  # a group, activity or word text, as the reference cache keeps it
 
 
 class StudyRepository:
@@ -106,13 +103,13 @@ class StudyRepository:
                 self.table, group_id=group_id, study_activity_id=study_activity_id, key=idempotency_key, now=now
             )
             if previous is not None:
-                return self._remember_session(idempotency.replay_session(previous, request_hash=request_hash))
+                return remember_session(self._cache, idempotency.replay_session(previous, request_hash=request_hash))
             if stored_group is None:
                 raise GroupNotFoundError(f"Group {group_id} not found")
             if stored_activity is None:
                 raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
-            group = self._remember("group", group_from_item(stored_group))
-            activity = self._remember("activity", activity_from_item(stored_activity))
+            group = remember(self._cache, "group", group_from_item(stored_group))
+            activity = remember(self._cache, "activity", activity_from_item(stored_activity))
         item = session_item(
             session_id=self._new_id(),
             group_id=group_id,
@@ -123,7 +120,7 @@ class StudyRepository:
         )
         if idempotency_key is None:
             sessions.put_session(self.table, item=item)
-            return self._remember_session(session_from_item(item))
+            return remember_session(self._cache, session_from_item(item))
         record = {
             **record_key_of(idempotency_key),
             "item_type": "idempotency_key",
@@ -132,7 +129,9 @@ class StudyRepository:
             TTL_ATTRIBUTE: idempotency.expires_at(now),
         }
         # A repeat is answered by the transaction's own condition on the key (it returns the key's record).
-        return self._remember_session(sessions.put_session_and_key(self.table, item=item, record=record, now=now))
+        return remember_session(
+            self._cache, sessions.put_session_and_key(self.table, item=item, record=record, now=now)
+        )
 
     # --- sessions ----------------------------------------------------------------------------------------------
 
@@ -141,7 +140,7 @@ class StudyRepository:
         item = self.table.get(session_key(session_id), consistent=True)
         if item is None:
             raise SessionNotFoundError(f"Study session {session_id} not found")
-        return self._remember_session(session_from_item(item))
+        return remember_session(self._cache, session_from_item(item))
 
     def get_session_words(self, *, session_id: int) -> tuple[Session, list[dict[str, Any]]]:
         """A session and the words reviewed in it, sorted by kanji, with their counts in this session: one
@@ -150,10 +149,10 @@ class StudyRepository:
         if item is None:
             raise SessionNotFoundError(f"Study session {session_id} not found")
         counts = session_word_counts(item)
-        words = self._word_texts(word_ids=sorted(counts))
+        words = word_texts(self._cache, self.table, word_ids=sorted(counts))
         reviewed = [{**word, **counts[word["id"]]} for word in words]
         reviewed.sort(key=lambda word: (word["kanji"], word["id"]))
-        return self._remember_session(session_from_item(item)), reviewed
+        return remember_session(self._cache, session_from_item(item)), reviewed
 
     def list_sessions(self) -> list[Session]:
         """Every session, newest first: a Query of the all-sessions index, one request per MB."""
@@ -199,7 +198,9 @@ class StudyRepository:
 
     def list_study_activities(self) -> list[Activity]:
         """Every study activity, by id."""
-        return [self._remember("activity", activity_from_item(item)) for item in self.table.list_kind("ACTIVITY")]
+        return [
+            remember(self._cache, "activity", activity_from_item(item)) for item in self.table.list_kind("ACTIVITY")
+        ]
 
     def get_study_activity(self, *, study_activity_id: int, cached: bool = False) -> Activity:
         """One study activity; cached: a copy read in the reference cache's lifetime will do."""
@@ -209,11 +210,11 @@ class StudyRepository:
         item = self.table.get(activity_key(study_activity_id))
         if item is None:
             raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
-        return self._remember("activity", activity_from_item(item))
+        return remember(self._cache, "activity", activity_from_item(item))
 
     def list_groups(self, *, sort_by: str | None = None, descending: bool = False) -> list[Group]:
         """Every group as {id, name, words_count}, by id or sorted by a field."""
-        groups = [self._remember("group", group_from_item(item)) for item in self.table.list_kind("GROUP")]
+        groups = [remember(self._cache, "group", group_from_item(item)) for item in self.table.list_kind("GROUP")]
         return groups if sort_by is None else sorted_by(groups, key=sort_by, descending=descending)
 
     def get_group(self, *, group_id: int) -> Group:
@@ -221,7 +222,7 @@ class StudyRepository:
         item = self.table.get(group_key(group_id))
         if item is None:
             raise GroupNotFoundError(f"Group {group_id} not found")
-        return self._remember("group", group_from_item(item))
+        return remember(self._cache, "group", group_from_item(item))
 
     def get_group_words(self, *, group_id: int) -> tuple[Group, list[Word]]:
         """A group and its words with their parts, by word id: one Query of the group's partition."""
@@ -231,8 +232,8 @@ class StudyRepository:
             raise GroupNotFoundError(f"Group {group_id} not found")
         words = [word_from_item(item) for item in items if item["SK"].startswith("WORD#")]
         for word in words:
-            self._remember_text(word)
-        return self._remember("group", group_from_item(group)), words
+            remember_text(self._cache, word)
+        return remember(self._cache, "group", group_from_item(group)), words
 
     def list_group_words(
         self, *, group_id: int, sort_by: str, descending: bool, page: int, per_page: int
@@ -274,7 +275,7 @@ class StudyRepository:
         )
         words = [counted_word_from_item(item) for item in items]
         for word in words:
-            self._remember_text(word)
+            remember_text(self._cache, word)
         return words if sort_by is None else sorted_by(words, key=sort_by, descending=descending)
 
     def get_word(self, *, word_id: int) -> dict[str, Any]:
@@ -288,7 +289,7 @@ class StudyRepository:
         for stored in self.table.get_many(
             [group_key(group_id) for group_id in missing], projection="id, #name, words_count", names={"#name": "name"}
         ):
-            groups[int(stored["id"])] = self._remember("group", group_from_item(stored))
+            groups[int(stored["id"])] = remember(self._cache, "group", group_from_item(stored))
         return {
             **counted_word_from_item(item),
             "groups": [{"id": group_id, "name": group["name"]} for group_id, group in groups.items() if group],
@@ -347,33 +348,20 @@ class StudyRepository:
             session = by_key.get((the_session["PK"], the_session["SK"]))
             if session is None:
                 raise SessionNotFoundError(f"Study session {session_id} not found")
-            group_id = self._remember_session(session_from_item(session))["group_id"]
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
-            if attempt > 1:
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
-                now = self._now()  # a later attempt is a later review: end_time never moves back
-            transaction = ReviewTransaction.build(
-                table_name=self.table_name,
-                session_id=session_id,
-                group_id=group_id,
-                reviews=reviews,
-                record_key=record_key,
-                request_hash=request_hash,
-                now=now,
-            )
-            try:
-                self.table.transact(transaction.items)
-                self._cache.put(("session-group", session_id), group_id)  # kept while the session is in use
-                return transaction.logged
-            except self.client.exceptions.TransactionCanceledException as exc:
-                try:
-                    return transaction.cancelled(
-                        exc.response.get("CancellationReasons") or [], table=self.table, request_hash=request_hash
-                    )
-                except TryAgain:
-                    if attempt == TRANSACTION_ATTEMPTS:
-                        raise TransactionConflictError() from exc
-        raise AssertionError("unreachable")
+            group_id = remember_session(self._cache, session_from_item(session))["group_id"]
+        logged, written = write_reviews(
+            self.table,
+            session_id=session_id,
+            group_id=group_id,
+            reviews=reviews,
+            record_key=record_key,
+            request_hash=request_hash,
+            now=now,
+            clock=self._now,
+        )
+        if written:
+            self._cache.put(("session-group", session_id), group_id)  # kept while the session is in use
+        return logged
 
     # --- reset -------------------------------------------------------------------------------------------------
 
@@ -388,9 +376,9 @@ class StudyRepository:
         a word whose text changes gets it in its other groups' copies too)."""
         catalog.put_group(self.table, group_id=group_id, name=name, words=words)
         # This process sees its own change at once; others within the reference cache's lifetime.
-        self._remember("group", Group(id=group_id, name=name, words_count=len(words)))
+        remember(self._cache, "group", Group(id=group_id, name=name, words_count=len(words)))
         for word in words:
-            self._remember_text(word)
+            remember_text(self._cache, word)
 
     def has_any(self, *, kind: str) -> bool:
         """Whether the table holds an item of this kind (GROUP, WORD, ACTIVITY, SESSION): one Query for one key."""
@@ -404,31 +392,4 @@ class StudyRepository:
             study_activity_id=study_activity_id, name=name, url=url, preview_url=preview_url, description=description
         )
         self.table.put(item)
-        self._remember("activity", activity_from_item(item))
-
-    # --- the reference cache -----------------------------------------------------------------------------------
-
-    def _remember(self, kind: str, value: _Cached) -> _Cached:
-        """Keep a group, activity or word (as the mapping functions give it) in the reference cache; return it."""
-        self._cache.put((kind, value["id"]), value)
-        return value
-
-    def _remember_session(self, session: Session) -> Session:
-        """Keep a session's group (which never changes) in the reference cache, for its reviews; return it."""
-        self._cache.put(("session-group", session["id"]), session["group_id"])
-        return session
-
-    def _remember_text(self, word: Mapping[str, Any]) -> dict[str, Any]:
-        """Keep a word's text (no parts, no counts) in the reference cache; return that text."""
-        return self._remember("word", {name: word[name] for name in ("id", "kanji", "romaji", "english")})
-
-    def _word_texts(self, *, word_ids: list[int]) -> list[dict[str, Any]]:
-        """The words' {id, kanji, romaji, english}, from the reference cache or one BatchGetItem per 100 missing;
-        a word that no longer exists is left out."""
-        texts: dict[int, dict[str, Any] | None] = {word_id: self._cache.get(("word", word_id)) for word_id in word_ids}
-        missing = [word_id for word_id, text in texts.items() if text is None]
-        for item in self.table.get_many(
-            [word_key(word_id) for word_id in missing], projection="id, kanji, romaji, english"
-        ):
-            texts[int(item["id"])] = self._remember_text(word_from_item(item))
-        return [text for text in texts.values() if text is not None]
+        remember(self._cache, "activity", activity_from_item(item))

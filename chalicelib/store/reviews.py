@@ -1,6 +1,9 @@
 """Logging reviews: the one transaction that writes a request's reviews, and what its cancellation means."""
 
+import random
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +13,7 @@ from chalicelib.store.errors import (
     BUSY_ERROR_CODES,
     DatabaseBusyError,
     SessionNotFoundError,
+    TransactionConflictError,
     TransactionFailedError,
     WordNotFoundError,
     WordNotInGroupError,
@@ -139,6 +143,45 @@ class ReviewTransaction:
         if "TransactionConflict" in codes:
             raise TryAgain()
         raise TransactionFailedError(f"review transaction cancelled: {codes}")
+
+
+def write_reviews(
+    table: Table,
+    *,
+    session_id: int,
+    group_id: int,
+    reviews: list[tuple[int, bool]],
+    record_key: dict[str, str] | None,
+    request_hash: str | None,
+    now: datetime,
+    clock: Callable[[], datetime],
+) -> tuple[list[dict[str, Any]], bool]:
+    """Send the review transaction, again a moment later while others on the same session cancel it; return the
+    reviews to answer, and whether this call wrote them (False: a replay, or boto3's resend of our own write)."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        if attempt > 1:
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+            now = clock()  # a later attempt is a later review: end_time never moves back
+        transaction = ReviewTransaction.build(
+            table_name=table.name,
+            session_id=session_id,
+            group_id=group_id,
+            reviews=reviews,
+            record_key=record_key,
+            request_hash=request_hash,
+            now=now,
+        )
+        try:
+            table.transact(transaction.items)
+            return transaction.logged, True
+        except table.client.exceptions.TransactionCanceledException as exc:
+            try:
+                reasons = exc.response.get("CancellationReasons") or []
+                return transaction.cancelled(reasons, table=table, request_hash=request_hash), False
+            except TryAgain:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise TransactionConflictError() from exc
+    raise AssertionError("unreachable")
 
 
 def _session_update(table_name: str, *, session_id: int, reviews: list[tuple[int, bool]], now: str) -> dict[str, Any]:
