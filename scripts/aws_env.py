@@ -6,27 +6,13 @@ named on the command line."""
 import os
 from collections.abc import Mapping, MutableMapping
 
-# What in an environment could point a client at a real account, or somewhere other than the emulator meant.
-CALLER_AWS_VARIABLES = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_REGION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_DEFAULT_REGION",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-)
 REGION = "us-east-1"
 
 
 def is_caller_aws(name: str) -> bool:
-    """Whether an environment variable is one of the caller's AWS settings (any service's endpoint included)."""
-    return name in CALLER_AWS_VARIABLES or name.startswith("AWS_ENDPOINT_URL")
+    """Whether an environment variable is one of the caller's AWS settings: every AWS_ variable (profile,
+    credentials, endpoints, region, config files, and retry modes or CA bundles that would change a local run)."""
+    return name.startswith("AWS_")
 
 
 def placeholder_aws(*, credentials: str = "local", config_file: str = os.devnull) -> dict[str, str]:

@@ -2,8 +2,8 @@
 imports Chalice).
 
   repository.py  StudyRepository: the verbs the routes call (create_session, log_reviews, list_..., get_..., reset)
-  dynamo.py      Table: get, get_many, put, put_items, delete_keys, query_pages, query_all, partition, list_kind,
-                 transact; DynamoDB's batch limits and the retry of what it leaves unprocessed
+  dynamo.py      Table: get, get_many, put, update, delete, put_items, delete_keys, query_pages, query_all,
+                 partition, list_kind, list_kind_pages, transact; DynamoDB's batch limits and the unprocessed retry
   sessions.py    writing a new session (and its Idempotency-Key)   reviews.py  the review transaction, cancellations
   catalog.py     writing a group and its words                      reset.py    the Settings page's reset
   stats.py       the dashboard's arithmetic                         idempotency.py  Idempotency-Key records

@@ -1,5 +1,6 @@
-"""A small public helper over the one DynamoDB table: every request the data layer and the tools send goes through
-it, with DynamoDB's batch limits and the retry of what it leaves unprocessed named once."""
+"""A small public helper over the one DynamoDB table: the requests the data layer and the tools send go through it
+(store/sessions.py's read before a create alone calls BatchGetItem itself: a key left unprocessed there is a 503, not
+a retry), with DynamoDB's batch limits and the retry of what it leaves unprocessed named once."""
 
 import time
 from collections.abc import Iterator

@@ -1,7 +1,7 @@
 """StudyRepository: the portal's verbs over its one table, each reading and writing through store.dynamo.Table."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from chalicelib.cache import ReferenceCache
@@ -309,9 +309,10 @@ class StudyRepository:
         sessions = self.table.list_kind("SESSION", ProjectionExpression="created_at, group_id")
         return study_stats(
             word_counts=[(int(word.get("correct_count", 0)), int(word.get("wrong_count", 0))) for word in words],
+            # The day is the stored time's date: times are stored in UTC.
             sessions=[
-                (datetime.fromisoformat(session["created_at"]).date(), int(session["group_id"])) for session in sessions
-            ],  # stored in UTC
+                (date.fromisoformat(session["created_at"][:10]), session.get("group_id")) for session in sessions
+            ],
             today=self._now().astimezone(UTC).date(),
         )
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 ACTIVE_GROUP_DAYS = 30  # the dashboard's active_groups: groups with a session on this many past days or today
 MASTERED_REVIEWS = 5  # a mastered word: reviewed at least 5 times, at least 4 in 5 (80%) correctly
@@ -32,8 +32,9 @@ def streak(days: set[date], *, today: date) -> int:
     return count
 
 
-def study_stats(*, word_counts: list[tuple[int, int]], sessions: Iterable[tuple[date, int]], today: date) -> StudyStats:
-    """Every dashboard figure from each word's (correct, wrong) and each session's (UTC day, group id)."""
+def study_stats(*, word_counts: list[tuple[int, int]], sessions: Iterable[tuple[date, Any]], today: date) -> StudyStats:
+    """Every dashboard figure from each word's (correct, wrong) and each session's (UTC day, group id); a group id
+    is read only for a session in the active-groups window."""
     sessions = list(sessions)
     correct, reviews = sum(c for c, _ in word_counts), sum(c + w for c, w in word_counts)
     first_active_day = today - timedelta(days=ACTIVE_GROUP_DAYS)
@@ -43,6 +44,6 @@ def study_stats(*, word_counts: list[tuple[int, int]], sessions: Iterable[tuple[
         mastered_words=sum(1 for c, w in word_counts if is_mastered(c, w)),
         success_rate=correct / reviews if reviews else 0,
         total_sessions=len(sessions),
-        active_groups=len({group_id for day, group_id in sessions if day >= first_active_day}),
+        active_groups=len({int(group_id) for day, group_id in sessions if day >= first_active_day}),
         current_streak=streak({day for day, _ in sessions}, today=today),
     )

@@ -20,7 +20,7 @@ from tests.support.dynamodb import (
 from tests.support.portal import JSON_FROM_PORTAL, PORTAL_ORIGIN, STAGE, VALID, access_lines
 
 WITH_KEY = {**JSON_FROM_PORTAL, "Idempotency-Key": "fault-test"}
-ATTEMPTS = 3  # app._BOTO_CONFIG: standard retry mode, 3 attempts
+ATTEMPTS = 3  # chalicelib.runtime.BOTO_CONFIG: standard retry mode, 3 attempts
 
 
 def assert_unavailable_answer(response, message: str = "The database is busy; retry shortly") -> None:
