@@ -331,19 +331,9 @@ class Bench:
 
     def sessions_stored(self) -> int:
         """How many sessions the table holds now (one COUNT Query of the lists index)."""
-        from chalicelib.store.table import LISTS_INDEX
+        from chalicelib.store.dynamo import kind_query
 
-        count, query = (
-            0,
-            {
-                "TableName": TABLE,
-                "IndexName": LISTS_INDEX,
-                "Select": "COUNT",
-                "ReturnConsumedCapacity": "TOTAL",
-                "KeyConditionExpression": "GSI2PK = :kind",
-                "ExpressionAttributeValues": {":kind": {"S": "SESSION"}},
-            },
-        )
+        count, query = 0, kind_query("SESSION", TableName=TABLE, Select="COUNT", ReturnConsumedCapacity="TOTAL")
         while True:
             page = self.raw.query(**query)
             count += page["Count"]
