@@ -30,8 +30,10 @@ def list_study_activity_sessions(activity_id: str) -> Response:
     """The Activity page's sessions, newest first, by page number."""
     study_activity_id = parse_id(activity_id)
     page, per_page = page_params()  # checked before any read
-    sessions = get_repository().list_activity_sessions(study_activity_id=study_activity_id)
-    return json_response(sessions_page(sessions, page=page, per_page=per_page))
+    sessions, total = get_repository().list_activity_sessions(
+        study_activity_id=study_activity_id, page=page, per_page=per_page
+    )
+    return json_response(sessions_page(sessions, total=total, page=page, per_page=per_page))
 
 
 @catalog.route("/api/study-activities/{activity_id}/launch", methods=["GET"])

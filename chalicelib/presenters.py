@@ -76,7 +76,13 @@ def page_of(items: list[Any], *, page: int, per_page: int) -> dict[str, Any]:
     }
 
 
-def sessions_page(sessions: list[Session], *, page: int, per_page: int) -> dict[str, Any]:
-    """A page of sessions in the portal's envelope, each as the portal reads it."""
-    listed = page_of(sessions, page=page, per_page=per_page)
-    return {**listed, "items": [present_session(session) for session in listed["items"]]}
+def sessions_page(sessions: list[Session], *, total: int, page: int, per_page: int) -> dict[str, Any]:
+    """A page of sessions (read as one page of a list of `total`) in the portal's envelope, each as the portal reads
+    it."""
+    return {
+        "items": [present_session(session) for session in sessions],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "total_pages": total_pages(total, per_page),
+    }

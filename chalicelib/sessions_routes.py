@@ -97,7 +97,8 @@ def log_review(session_id: str) -> Response:
 def list_study_sessions_by_page() -> Response:
     """The Sessions page: sessions newest first, by page number."""
     page, per_page = page_params()  # checked before any read
-    return json_response(sessions_page(get_repository().list_sessions(), page=page, per_page=per_page))
+    sessions, total = get_repository().list_sessions(page=page, per_page=per_page)
+    return json_response(sessions_page(sessions, total=total, page=page, per_page=per_page))
 
 
 @sessions.route("/api/study-sessions/{session_id}", methods=["GET"])
@@ -123,7 +124,7 @@ def reset_study_history() -> Response:
     seconds = round(time.monotonic() - started, 2)
     done = (
         f"{summary['sessions_deleted']} study sessions with {summary['reviews_deleted']} reviews deleted and "
-        f"{summary['words_reset']} words' counts set to 0 in {seconds} s"
+        f"{summary['words_reset']} words' counts set to 0 in {seconds} s; {summary['sessions_left']} sessions left"
     )
     body: dict[str, Any] = {name: value for name, value in summary.items() if name != "complete"}
     body["seconds"] = seconds

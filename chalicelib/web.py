@@ -12,6 +12,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib.store.errors import (
+    CreateConflictError,
     DatabaseBusyError,
     DatabaseUnavailableError,
     IdempotencyKeyInFlightError,
@@ -130,6 +131,8 @@ def answers_errors(view: Callable[..., Response]) -> Callable[..., Response]:
             return error_response(422, "Idempotency-Key was already used with a different request body")
         except IdempotencyKeyInFlightError:
             return error_response(409, "A request with this Idempotency-Key is in progress; retry shortly", RETRY_SOON)
+        except CreateConflictError:
+            return error_response(409, "Other study sessions were being started at once; retry shortly", RETRY_SOON)
         except TransactionConflictError:
             return error_response(
                 409, "Other writes to the same study session got in the way; retry shortly", RETRY_SOON

@@ -76,12 +76,13 @@ def list_group_study_sessions(group_id: str) -> Response:
     """The Group page's sessions, newest first unless sorted otherwise, 10 a page."""
     the_group_id, page = parse_id(group_id), query_int("page", 1)
     sort_by, descending = query_choice("sort_by", SESSION_SORTS, "startTime"), query_descending(default=True)
-    sessions = get_repository().list_group_sessions(group_id=the_group_id, sort_by=sort_by, descending=descending)
-    listed = page_of(sessions, page=page, per_page=GROUP_SESSIONS_PER_PAGE)
+    sessions, total = get_repository().list_group_sessions(
+        group_id=the_group_id, sort_by=sort_by, descending=descending, page=page, per_page=GROUP_SESSIONS_PER_PAGE
+    )
     return json_response(
         {
-            "study_sessions": [present_session(session) for session in listed["items"]],
-            "total_pages": listed["total_pages"],
+            "study_sessions": [present_session(session) for session in sessions],
+            "total_pages": total_pages(total, GROUP_SESSIONS_PER_PAGE),
             "current_page": page,
         }
     )

@@ -38,6 +38,10 @@ class TransactionConflictError(Exception):
     """Concurrent writes to the same items kept cancelling this one; nothing was written, a retry is safe."""
 
 
+class CreateConflictError(Exception):
+    """Other creates kept moving the lists' heads (store/ordinals.py) on every attempt: nothing was written."""
+
+
 class TransactionFailedError(Exception):
     """DynamoDB cancelled a transaction for a reason no retry changes (a bug, or an item grown too large)."""
 

@@ -132,18 +132,15 @@ def session_item(
     created_at: str,
     end_time: str | None = None,
     word_counts: dict[int, tuple[int, int]] | None = None,
+    numbering: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A study session; word_counts ({word id: (correct, wrong)}) are its reviews' counts, from which its totals
-    follow. Times are RFC 3339 strings in UTC (format_timestamp)."""
+    follow; numbering (ordinals.numbering) its ordinals and index keys in its three lists. Times are RFC 3339
+    strings in UTC (format_timestamp)."""
     word_counts = word_counts or {}
     item = {
         **session_key(session_id),
-        "GSI1PK": f"GROUP#{group_id}",
-        "GSI1SK": f"SESSION#{created_at}",
-        "GSI2PK": "SESSION",
-        "GSI2SK": created_at,
-        "GSI3PK": f"ACTIVITY#{study_activity_id}",
-        "GSI3SK": created_at,
+        **(numbering or {}),
         "item_type": "session",
         "id": session_id,
         "group_id": group_id,

@@ -12,8 +12,7 @@ from typing import Any, NotRequired, TypedDict, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from chalicelib.store.errors import InvalidCursorError
-from chalicelib.store.items import MAX_ID, session_key
-from chalicelib.store.table import LISTS_INDEX
+from chalicelib.store.items import MAX_ID
 
 COUNT_COLUMNS = ("correct_count", "wrong_count")
 _serializer = TypeSerializer()
@@ -168,19 +167,19 @@ _CURSOR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00")
 MAX_CURSOR_LENGTH = 200  # ours are about 60 characters; a long one is not worth decoding
 
 
-def encode_cursor(session: Session) -> str:
-    """An opaque cursor naming the last session of a page."""
-    raw = json.dumps([session["created_at"], session["id"]], separators=(",", ":")).encode()
+def encode_cursor(session: Session, *, ordinal: int) -> str:
+    """An opaque cursor naming the last session of a page (and its ordinal in the list of all sessions)."""
+    raw = json.dumps([session["created_at"], session["id"], ordinal], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """The ExclusiveStartKey (of the lists index) a cursor stands for; one we did not hand out raises
+def decode_cursor(cursor: str) -> int:
+    """The ordinal of the session a cursor names (the next page starts below it); one we did not hand out raises
     InvalidCursorError."""
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise InvalidCursorError()
     try:
-        created_at, session_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        created_at, session_id, ordinal = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
         raise InvalidCursorError() from exc
     if not (
@@ -188,6 +187,8 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         and _CURSOR_TIME.fullmatch(created_at)
         and type(session_id) is int
         and 1 <= session_id <= MAX_ID
+        and type(ordinal) is int
+        and 1 <= ordinal <= MAX_ID
     ):
         raise InvalidCursorError()
-    return to_attributes({**session_key(session_id), f"{LISTS_INDEX}PK": "SESSION", f"{LISTS_INDEX}SK": created_at})
+    return ordinal

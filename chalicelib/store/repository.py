@@ -1,11 +1,11 @@
 """StudyRepository: the portal's verbs over its one table, each reading and writing through store.dynamo.Table."""
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.cache import ReferenceCache
-from chalicelib.store import catalog, idempotency, sessions
+from chalicelib.store import catalog, idempotency, lists, sessions
 from chalicelib.store.dynamo import Table
 from chalicelib.store.errors import (
     GroupNotFoundError,
@@ -16,15 +16,14 @@ from chalicelib.store.errors import (
 from chalicelib.store.items import (
     activity_item,
     activity_key,
-    format_timestamp,
     group_key,
     idempotency_key as record_key_of,
     new_session_id,
-    session_item,
     session_key,
     utc_now,
     word_key,
 )
+from chalicelib.store.lists import read_head
 from chalicelib.store.mapping import (
     COUNT_COLUMNS,
     Activity,
@@ -34,8 +33,6 @@ from chalicelib.store.mapping import (
     Word,
     activity_from_item,
     counted_word_from_item,
-    decode_cursor,
-    encode_cursor,
     group_from_item,
     page_slice,
     session_from_item,
@@ -43,11 +40,20 @@ from chalicelib.store.mapping import (
     sorted_by,
     word_from_item,
 )
+from chalicelib.store.ordinals import (
+    ALL,
+    COUNTERS,
+    Head,
+    activity_list,
+    current_streak,
+    group_list,
+    head_from_item,
+    lists_of,
+)
 from chalicelib.store.references import remember, remember_session, remember_text, word_texts
 from chalicelib.store.reset import ResetSummary, reset_history
 from chalicelib.store.reviews import MAX_REVIEWS_PER_REQUEST, write_reviews
-from chalicelib.store.stats import StudyStats, study_stats
-from chalicelib.store.table import ACTIVITY_SESSIONS_INDEX, GROUP_SESSIONS_INDEX, TTL_ATTRIBUTE
+from chalicelib.store.stats import StudyStats, active_groups, study_stats
 
 BATCH_GET_COUNTS_UP_TO = 100  # a group's words whose counts one BatchGetItem reads; more, one Query of them all
 
@@ -96,11 +102,18 @@ class StudyRepository:
         session the first one created, and the key is written in the same transaction as the session.
         """
         now = self._now()
+        lists = lists_of(group_id=group_id, study_activity_id=study_activity_id)
         group: Group | None = self._cache.get(("group", group_id))
         activity: Activity | None = self._cache.get(("activity", study_activity_id))
-        if group is None or activity is None:
-            stored_group, stored_activity, previous = sessions.read_before_create(
-                self.table, group_id=group_id, study_activity_id=study_activity_id, key=idempotency_key, now=now
+        heads: dict[str, Head | None] = {name: self._cache.get(("head", name)) for name in lists}
+        if group is None or activity is None or None in heads.values():
+            stored_group, stored_activity, previous, read = sessions.read_before_create(
+                self.table,
+                group_id=group_id,
+                study_activity_id=study_activity_id,
+                lists=lists,
+                key=idempotency_key,
+                now=now,
             )
             if previous is not None:
                 return remember_session(self._cache, idempotency.replay_session(previous, request_hash=request_hash))
@@ -110,27 +123,22 @@ class StudyRepository:
                 raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
             group = remember(self._cache, "group", group_from_item(stored_group))
             activity = remember(self._cache, "activity", activity_from_item(stored_activity))
-        item = session_item(
-            session_id=self._new_id(),
-            group_id=group_id,
-            group_name=group["name"],
-            study_activity_id=study_activity_id,
-            activity_name=activity["name"],
-            created_at=format_timestamp(now),
-        )
-        if idempotency_key is None:
-            sessions.put_session(self.table, item=item)
-            return remember_session(self._cache, session_from_item(item))
-        record = {
-            **record_key_of(idempotency_key),
-            "item_type": "idempotency_key",
-            "request_hash": request_hash,
-            "session": session_from_item(item),
-            TTL_ATTRIBUTE: idempotency.expires_at(now),
-        }
-        # A repeat is answered by the transaction's own condition on the key (it returns the key's record).
+            heads = {**read}
         return remember_session(
-            self._cache, sessions.put_session_and_key(self.table, item=item, record=record, now=now)
+            self._cache,
+            sessions.create_numbered(
+                self.table,
+                session_id=self._new_id(),
+                group=group,
+                activity=activity,
+                heads=heads,
+                lists=lists,
+                key=idempotency_key,
+                request_hash=request_hash,
+                now=now,
+                clock=self._now,
+                cache=self._cache,
+            ),
         )
 
     # --- sessions ----------------------------------------------------------------------------------------------
@@ -154,45 +162,33 @@ class StudyRepository:
         reviewed.sort(key=lambda word: (word["kanji"], word["id"]))
         return remember_session(self._cache, session_from_item(item)), reviewed
 
-    def list_sessions(self) -> list[Session]:
-        """Every session, newest first: a Query of the all-sessions index, one request per MB."""
-        return [session_from_item(item) for item in self.table.list_kind("SESSION", ScanIndexForward=False)]
+    def list_sessions(self, *, page: int, per_page: int) -> tuple[list[Session], int]:
+        """Page `page` of every session, newest first, and how many there are (lists.list_page)."""
+        return lists.list_page(self.table, read_head(self.table, ALL), page=page, per_page=per_page)
 
     def list_sessions_page(self, *, limit: int, cursor: str | None = None) -> tuple[list[Session], str | None]:
         """One page of sessions, newest first, after the cursor; and the cursor of the next page (None at the end)."""
-        start = {"ExclusiveStartKey": decode_cursor(cursor)} if cursor is not None else {}
-        # One item more than the page shows whether another page follows, the same on every DynamoDB (which may
-        # or may not return a LastEvaluatedKey when the page ends exactly at the last item).
-        items = self.table.list_kind("SESSION", limit=limit + 1, ScanIndexForward=False, **start)
-        sessions = [session_from_item(item) for item in items[:limit]]
-        return sessions, encode_cursor(sessions[-1]) if len(items) > limit else None
+        return lists.sessions_after(self.table, limit=limit, cursor=cursor)
 
-    def list_activity_sessions(self, *, study_activity_id: int) -> list[Session]:
-        """An activity's sessions, newest first; raises StudyActivityNotFoundError for an unknown activity."""
-        items = self.table.query_all(
-            IndexName=ACTIVITY_SESSIONS_INDEX,
-            ScanIndexForward=False,
-            KeyConditionExpression="GSI3PK = :activity",
-            ExpressionAttributeValues={":activity": {"S": f"ACTIVITY#{study_activity_id}"}},
-        )
-        if not items:
-            self.get_study_activity(study_activity_id=study_activity_id)  # 404 if it does not exist
-        return [session_from_item(item) for item in items]
+    def list_activity_sessions(self, *, study_activity_id: int, page: int, per_page: int) -> tuple[list[Session], int]:
+        """Page `page` of an activity's sessions, newest first, and how many it has; raises
+        StudyActivityNotFoundError for an unknown activity."""
+        head = lists.head_of_existing(self.table, activity_list(study_activity_id), activity_key(study_activity_id))
+        if head is None:
+            raise StudyActivityNotFoundError(f"Study activity {study_activity_id} not found")
+        return lists.list_page(self.table, head, page=page, per_page=per_page)
 
     def list_group_sessions(
-        self, *, group_id: int, sort_by: str | None = None, descending: bool = False
-    ) -> list[Session]:
-        """A group's sessions, newest first or sorted by a field; raises GroupNotFoundError for an unknown group."""
-        items = self.table.query_all(
-            IndexName=GROUP_SESSIONS_INDEX,
-            ScanIndexForward=False,
-            KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :session)",
-            ExpressionAttributeValues={":group": {"S": f"GROUP#{group_id}"}, ":session": {"S": "SESSION#"}},
-        )
-        if not items:
-            self.get_group(group_id=group_id)  # 404 if it does not exist
-        sessions = [session_from_item(item) for item in items]
-        return sessions if sort_by is None else sorted_by(sessions, key=sort_by, descending=descending)
+        self, *, group_id: int, page: int, per_page: int, sort_by: str = "created_at", descending: bool = True
+    ) -> tuple[list[Session], int]:
+        """Page `page` of a group's sessions by start time or sorted by another field, and how many it has; raises
+        GroupNotFoundError for an unknown group."""
+        head = lists.head_of_existing(self.table, group_list(group_id), group_key(group_id))
+        if head is None:
+            raise GroupNotFoundError(f"Group {group_id} not found")
+        if sort_by == "created_at":
+            return lists.list_page(self.table, head, page=page, per_page=per_page, descending=descending)
+        return lists.sorted_page(self.table, head, sort_by=sort_by, descending=descending, page=page, per_page=per_page)
 
     # --- activities, groups and words --------------------------------------------------------------------------
 
@@ -298,22 +294,22 @@ class StudyRepository:
     # --- the dashboard -----------------------------------------------------------------------------------------
 
     def get_recent_session(self) -> Session | None:
-        """The newest session, or None: one Query of the all-sessions index for one item."""
-        items = self.table.list_kind("SESSION", limit=1, ScanIndexForward=False)
-        return session_from_item(items[0]) if items else None
+        """The newest session, or None: the list's head, then one Query for its newest ordinal."""
+        return lists.newest_session(self.table)
 
     def get_study_stats(self) -> StudyStats:
-        """The dashboard's figures, from the words' all-time counts and the sessions' times and groups: two Queries
-        whose size grows with the vocabulary and the number of sessions, never with the reviews."""
+        """The dashboard's figures: one Query of the lists' heads (one a group and an activity, and all sessions')
+        and one of the words' counts; neither grows with the sessions or reviews."""
         words = self.table.list_kind("WORD", ProjectionExpression="correct_count, wrong_count")
-        sessions = self.table.list_kind("SESSION", ProjectionExpression="created_at, group_id")
+        heads = {item["SK"]: item for item in self.table.partition(COUNTERS, consistent=True)}
+        everything = head_from_item(ALL, heads.get(ALL))
+        group_days = [item.get("last_day") for name, item in heads.items() if name.startswith("GROUP#")]
+        today = self._now().astimezone(UTC).date()
         return study_stats(
             word_counts=[(int(word.get("correct_count", 0)), int(word.get("wrong_count", 0))) for word in words],
-            # The day is the stored time's date: times are stored in UTC.
-            sessions=[
-                (date.fromisoformat(session["created_at"][:10]), session.get("group_id")) for session in sessions
-            ],
-            today=self._now().astimezone(UTC).date(),
+            total_sessions=everything.count,
+            active_groups=active_groups([day for day in group_days if day], today=today),
+            current_streak=current_streak(everything, today=today),
         )
 
     # --- reviews -----------------------------------------------------------------------------------------------

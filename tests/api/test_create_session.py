@@ -257,9 +257,9 @@ def test_create_session_for_an_unknown_group_or_activity_returns_404(post_sessio
     assert stored_sessions() == []
 
 
-def test_create_session_makes_one_read_and_one_conditional_put(post_session, dynamodb_calls):
+def test_create_session_makes_one_read_and_one_transaction(post_session, dynamodb_calls):
     assert post_session(VALID).status_code == 201
-    assert dynamodb_calls == ["BatchGetItem", "PutItem"]
+    assert dynamodb_calls == ["BatchGetItem", "TransactWriteItems"]
 
 
 def test_the_app_builds_one_dynamodb_client_per_process(post_session, botocore_events):

@@ -141,16 +141,25 @@ def test_with_no_history_the_recent_session_is_null_and_every_figure_zero(api):
     )
 
 
-def test_the_dashboard_reads_the_words_and_sessions_indexes_never_a_review(backend, botocore_events, api, history):
+def test_the_dashboard_reads_the_words_the_lists_heads_and_one_session_never_a_review(
+    backend, botocore_events, api, history
+):
     calls: list[tuple[str, dict[str, Any]]] = []
     botocore_events.register(
         "before-parameter-build.dynamodb", lambda params, model, **_: calls.append((model.name, dict(params)))
     )
     assert get(api, "/dashboard/stats")[0] == 200
     assert get(api, "/dashboard/recent-session")[0] == 200
-    assert {name for name, _ in calls} == {"Query"}
-    read = [
-        (params["IndexName"], params["ExpressionAttributeValues"][":kind"]["S"], params.get("Limit"))
-        for _, params in calls
+
+    def partition(params: dict[str, Any]) -> str:
+        if "Key" in params:
+            return params["Key"]["PK"]["S"]
+        return next(value["S"] for value in params["ExpressionAttributeValues"].values())
+
+    read = [(name, params.get("IndexName"), partition(params)) for name, params in calls]
+    assert read == [
+        ("Query", "GSI2", "WORD"),  # the words' counts
+        ("Query", None, "COUNTERS"),  # the lists' heads
+        ("GetItem", None, "COUNTERS"),  # the head of all sessions
+        ("Query", "GSI2", "SESSIONS#0"),  # its newest ordinal
     ]
-    assert read == [("GSI2", "WORD", None), ("GSI2", "SESSION", None), ("GSI2", "SESSION", 1)]

@@ -37,13 +37,13 @@ def stored_items(dynamodb, table):
     return lambda: scan_items(dynamodb, table)
 
 
-WRITES = [("PutItem", JSON_FROM_PORTAL), ("TransactWriteItems", WITH_KEY)]
+WRITES = [("TransactWriteItems", JSON_FROM_PORTAL), ("TransactWriteItems", WITH_KEY)]
 
 
 @pytest.mark.parametrize(
     "operation, headers",
     [("BatchGetItem", JSON_FROM_PORTAL), *WRITES],
-    ids=["BatchGetItem", "PutItem", "TransactWriteItems"],
+    ids=["BatchGetItem", "TransactWriteItems", "TransactWriteItems-keyed"],
 )
 @pytest.mark.parametrize("code", ["ThrottlingException", "ProvisionedThroughputExceededException"])
 def test_throttling_that_outlasts_botocores_retries_returns_503_and_writes_nothing(
@@ -59,7 +59,9 @@ def test_throttling_that_outlasts_botocores_retries_returns_503_and_writes_nothi
 
 
 def test_throttling_that_clears_within_the_retries_creates_the_session(post_session, stored_sessions, botocore_events):
-    throttled = intercept_sends(botocore_events, "PutItem", lambda: http_error("ThrottlingException"), times=2)
+    throttled = intercept_sends(
+        botocore_events, "TransactWriteItems", lambda: http_error("ThrottlingException"), times=2
+    )
     response = post_session(VALID)
     assert len(throttled) == 2 and response.status_code == 201
     assert [item["id"] for item in stored_sessions()] == [json.loads(response.body)["id"]]
@@ -68,7 +70,7 @@ def test_throttling_that_clears_within_the_retries_creates_the_session(post_sess
 @pytest.mark.parametrize(
     "operation, headers",
     [("BatchGetItem", JSON_FROM_PORTAL), *WRITES],
-    ids=["BatchGetItem", "PutItem", "TransactWriteItems"],
+    ids=["BatchGetItem", "TransactWriteItems", "TransactWriteItems-keyed"],
 )
 @pytest.mark.parametrize(
     "code, status",
@@ -103,13 +105,14 @@ def test_keys_left_unprocessed_return_503(post_session, stored_items, botocore_e
 
 @pytest.mark.parametrize(
     "reasons, status",
-    [
-        (("None", "ThrottlingError"), 503),
-        (("ProvisionedThroughputExceeded", "None"), 503),
-        (("None", "TransactionConflict"), 409),
-        (("TransactionConflict", "None"), 409),
-        (("ConditionalCheckFailed", "None"), 503),  # the drawn session id is taken
-        (("None", "ValidationError"), 500),
+    [  # the session, the heads of all sessions, of its group and of its activity, the key's record
+        (("None", "None", "None", "None", "ThrottlingError"), 503),
+        (("ProvisionedThroughputExceeded", "None", "None", "None", "None"), 503),
+        (("None", "None", "None", "None", "TransactionConflict"), 409),  # the key is being written
+        (("TransactionConflict", "None", "None", "None", "None"), 409),
+        (("None", "TransactionConflict", "None", "None", "None"), 409),  # other creates, on every attempt
+        (("ConditionalCheckFailed", "None", "None", "None", "None"), 503),  # the drawn session id is taken
+        (("None", "None", "None", "None", "ValidationError"), 500),
     ],
 )
 def test_a_cancelled_transaction_writes_nothing_and_answers_by_its_reasons(
@@ -127,9 +130,11 @@ def test_a_cancelled_transaction_writes_nothing_and_answers_by_its_reasons(
 def test_a_drawn_session_id_that_is_taken_returns_503_and_overwrites_nothing(
     post_session, stored_items, botocore_events
 ):
-    # DynamoDB's answer when the conditional put finds the id taken; the repository test does it for real.
+    # DynamoDB's answer when the session's put finds the id taken; the repository test does it for real.
     before = stored_items()
-    botocore_events.register("before-call.dynamodb.PutItem", lambda **_: fake_error("ConditionalCheckFailedException"))
+    intercept_sends(
+        botocore_events, "TransactWriteItems", lambda: transaction_cancelled("ConditionalCheckFailed", "None", "None")
+    )
     assert_unavailable_answer(post_session(VALID, headers=JSON_FROM_PORTAL))
     assert stored_items() == before
 
@@ -148,7 +153,7 @@ TIMED_OUT = "The database did not answer in time; retry shortly"
 @pytest.mark.parametrize(
     "operation, headers",
     [("BatchGetItem", JSON_FROM_PORTAL), *WRITES],
-    ids=["BatchGetItem", "PutItem", "TransactWriteItems"],
+    ids=["BatchGetItem", "TransactWriteItems", "TransactWriteItems-keyed"],
 )
 def test_timeouts_on_every_attempt_return_503_without_details(
     post_session, stored_items, botocore_events, operation, headers, timeout
@@ -206,7 +211,7 @@ def test_an_internal_error_returns_a_generic_500_and_logs_the_traceback_with_the
     def explode(**_):
         raise RuntimeError("secret-internal-detail")
 
-    botocore_events.register("before-call.dynamodb.PutItem", explode)
+    botocore_events.register("before-call.dynamodb.TransactWriteItems", explode)
     response = post_session(VALID, headers=JSON_FROM_PORTAL)
     assert response.status_code == 500
     body = json.loads(response.body)

@@ -91,7 +91,7 @@ def test_without_a_key_every_post_creates_a_session_and_the_names_are_read_only_
 ):
     assert post_session(VALID).status_code == post_session(VALID).status_code == 201
     assert len(stored_sessions()) == 2 and stored_keys() == []
-    assert dynamodb_calls == ["BatchGetItem", "PutItem", "PutItem"]
+    assert dynamodb_calls == ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
 
 
 def test_a_cold_keyed_create_is_one_read_and_one_transaction_and_a_cold_repeat_only_one_read(
@@ -194,7 +194,11 @@ def test_a_key_being_written_by_a_concurrent_request_returns_409_and_writes_noth
     post_session, stored_sessions, stored_keys, botocore_events
 ):
     # What DynamoDB answers when another transaction on the same key item is in flight.
-    intercept_sends(botocore_events, "TransactWriteItems", lambda: transaction_cancelled("None", "TransactionConflict"))
+    intercept_sends(
+        botocore_events,
+        "TransactWriteItems",
+        lambda: transaction_cancelled("None", "None", "None", "None", "TransactionConflict"),
+    )
     response = post_session(VALID, headers=headers_with_key("order-12", Origin=PORTAL_ORIGIN))
     assert response.status_code == 409
     assert response.headers["Retry-After"] == "1"
@@ -207,7 +211,7 @@ def test_a_key_being_written_by_a_concurrent_request_returns_409_and_writes_noth
 def test_a_write_resent_by_boto3_after_a_lost_answer_returns_201_with_the_one_session_stored(
     post_session, stored_sessions, botocore_events, dynamodb_sends, headers
 ):
-    operation = "PutItem" if headers is None else "TransactWriteItems"
+    operation = "TransactWriteItems"
     resent = resend_once_after_success(botocore_events, operation)
     response = post_session(VALID, headers=headers)
     assert resent == [1] and dynamodb_sends.count(operation) == 2

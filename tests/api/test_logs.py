@@ -45,10 +45,10 @@ def test_each_request_logs_one_json_access_line(post_session, app_log, body, hea
 
 
 def test_the_access_line_counts_every_dynamodb_request_retries_included(post_session, app_log, botocore_events):
-    intercept_sends(botocore_events, "PutItem", lambda: http_error("ThrottlingException"), times=2)
+    intercept_sends(botocore_events, "TransactWriteItems", lambda: http_error("ThrottlingException"), times=2)
     assert post_session(VALID).status_code == 201
     [access] = access_lines(app_log())
-    assert access["dynamodb_requests"] == 1 + 3  # BatchGetItem, then PutItem throttled twice and accepted
+    assert access["dynamodb_requests"] == 1 + 3  # BatchGetItem, then the transaction throttled twice and accepted
 
 
 def test_a_replayed_request_logs_its_single_read(post_session, app_log):

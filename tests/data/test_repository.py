@@ -11,6 +11,7 @@ from chalicelib.store.errors import GroupNotFoundError, SessionIdCollisionError,
 from chalicelib.store.mapping import session_from_item
 from chalicelib.store.table import ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX
 from scripts.seed_data import load_seed
+from tests.support.dynamodb import scan_items
 
 
 def ticking_clock(start: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)):
@@ -65,30 +66,39 @@ def test_create_session_for_a_missing_item_raises_and_writes_nothing(
     assert stored_sessions() == []
 
 
-def test_a_groups_sessions_come_newest_first_from_a_query_on_the_group_index(dynamodb, table, seeded):
+def test_a_groups_sessions_are_numbered_in_the_group_index_newest_last(dynamodb, table, seeded):
     repository = StudyRepository(client=dynamodb, table_name=table, now=ticking_clock())
     made = [repository.create_session(group_id=group_id, study_activity_id=1) for group_id in (1, 2, 1, 1)]
     response = dynamodb.query(
         TableName=table,
         IndexName=GROUP_SESSIONS_INDEX,
         ScanIndexForward=False,
-        KeyConditionExpression="GSI1PK = :group AND begins_with(GSI1SK, :sessions)",
-        ExpressionAttributeValues={":group": {"S": "GROUP#1"}, ":sessions": {"S": "SESSION#"}},
+        KeyConditionExpression="GSI1PK = :block",
+        ExpressionAttributeValues={":block": {"S": "GROUP#1#0"}},
     )
-    assert [int(item["id"]["N"]) for item in response["Items"]] == [made[3]["id"], made[2]["id"], made[0]["id"]]
+    found = [(int(item["id"]["N"]), item["GSI1SK"]["S"]) for item in response["Items"]]
+    assert found == [(made[3]["id"], "000000000003"), (made[2]["id"], "000000000002"), (made[0]["id"], "000000000001")]
+    heads = {item["SK"]: item for item in scan_items(dynamodb, table) if item["PK"] == "COUNTERS"}
+    assert {name: head["count"] for name, head in heads.items()} == {
+        "ALL": 4,
+        "GROUP#1": 3,
+        "GROUP#2": 1,
+        "ACTIVITY#1": 4,
+    }
 
 
-def test_all_sessions_come_newest_first_from_a_query_on_the_all_sessions_index(dynamodb, table, seeded):
+def test_all_sessions_are_numbered_in_the_all_sessions_index_in_creation_order(dynamodb, table, seeded):
     repository = StudyRepository(client=dynamodb, table_name=table, now=ticking_clock())
     made = [repository.create_session(group_id=group_id, study_activity_id=1) for group_id in (1, 2, 1)]
     response = dynamodb.query(
         TableName=table,
         IndexName=ALL_SESSIONS_INDEX,
         ScanIndexForward=False,
-        KeyConditionExpression="GSI2PK = :all",
-        ExpressionAttributeValues={":all": {"S": "SESSION"}},
+        KeyConditionExpression="GSI2PK = :block",
+        ExpressionAttributeValues={":block": {"S": "SESSIONS#0"}},
     )
     assert [int(item["id"]["N"]) for item in response["Items"]] == [session["id"] for session in reversed(made)]
+    assert [int(item["ordinal"]["N"]) for item in response["Items"]] == [3, 2, 1]
 
 
 def test_session_timestamps_sort_as_strings_in_time_order(seeded):

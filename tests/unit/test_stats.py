@@ -1,10 +1,12 @@
-"""The dashboard's arithmetic on its own: streaks, mastery, the active-groups window, the success rate."""
+"""The dashboard's arithmetic on its own: streaks kept in the lists' head, mastery, the active-groups window, the
+success rate."""
 
 from datetime import date, timedelta
 
 import pytest
 
-from chalicelib.store.stats import ACTIVE_GROUP_DAYS, is_mastered, streak, study_stats
+from chalicelib.store.ordinals import ALL, Head, after_session, current_streak, group_list
+from chalicelib.store.stats import ACTIVE_GROUP_DAYS, active_groups, is_mastered, study_stats
 
 TODAY = date(2026, 12, 4)
 
@@ -26,7 +28,18 @@ def days_ago(*offsets: int) -> set[date]:
     ],
 )
 def test_the_streak_counts_consecutive_days_ending_today_or_yesterday(days, expected):
-    assert streak(days, today=TODAY) == expected
+    head = Head(name=ALL)
+    for day in sorted(days):  # sessions join the head oldest first, two a day
+        for hour in (9, 18):
+            head = after_session(head, created_at=f"{day.isoformat()}T{hour:02d}:00:00.000+00:00")
+    assert current_streak(head, today=TODAY) == expected
+    assert head.count == 2 * len(days)
+
+
+def test_a_groups_head_keeps_the_day_of_its_newest_session():
+    head = after_session(Head(name=group_list(3)), created_at="2026-12-01T23:59:59.999+00:00")
+    head = after_session(head, created_at="2026-12-03T00:00:00.000+00:00")
+    assert (head.count, head.last_day, head.run_start, head.newest) == (2, "2026-12-03", None, None)
 
 
 @pytest.mark.parametrize(
@@ -45,13 +58,16 @@ def test_a_word_is_mastered_with_five_reviews_and_at_least_80_percent_correct(co
     assert is_mastered(correct, wrong) is mastered
 
 
-def test_study_stats_counts_words_sessions_and_groups_active_in_the_window():
-    first_active = TODAY - timedelta(days=ACTIVE_GROUP_DAYS)
-    stats = study_stats(
-        word_counts=[(5, 0), (1, 3), (0, 0)],
-        sessions=[(TODAY, 1), (TODAY, 1), (first_active, 2), (first_active - timedelta(days=1), 3)],
-        today=TODAY,
-    )
+@pytest.mark.parametrize(
+    "offset, active",
+    [(0, True), (ACTIVE_GROUP_DAYS, True), (ACTIVE_GROUP_DAYS + 1, False)],
+)
+def test_a_group_is_active_with_a_session_in_the_last_30_days_or_today(offset, active):
+    assert active_groups([(TODAY - timedelta(days=offset)).isoformat()], today=TODAY) == int(active)
+
+
+def test_study_stats_counts_words_and_takes_the_session_figures_as_given():
+    stats = study_stats(word_counts=[(5, 0), (1, 3), (0, 0)], total_sessions=4, active_groups=2, current_streak=1)
     assert stats == {
         "total_vocabulary": 3,
         "total_words_studied": 2,
@@ -64,7 +80,7 @@ def test_study_stats_counts_words_sessions_and_groups_active_in_the_window():
 
 
 def test_study_stats_of_an_empty_history_are_zero():
-    assert study_stats(word_counts=[], sessions=[], today=TODAY) == {
+    assert study_stats(word_counts=[], total_sessions=0, active_groups=0, current_streak=0) == {
         "total_vocabulary": 0,
         "total_words_studied": 0,
         "mastered_words": 0,
