@@ -16,9 +16,9 @@ from chalicelib.store import StudyRepository
 from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
 from chalicelib.store.table import create_table_if_missing
 from scripts.flask_import import (
-    ForeignSessionsError,
     ImportInterruptedError,
     InvalidSourceError,
+    SessionConflictError,
     UnknownTimeZoneError,
     VerificationError,
     counted,
@@ -41,7 +41,7 @@ _STACK_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 10}, m
 _FAILURES = (
     InvalidSourceError,
     UnknownTimeZoneError,
-    ForeignSessionsError,
+    SessionConflictError,
     ImportInterruptedError,
     VerificationError,
     LocalServerError,

@@ -3,6 +3,7 @@
 from typing import Any
 
 from chalicelib.store import StudyRepository
+from scripts.flask_import.numbering import number_older_sessions
 
 
 def _word(word_id: int, kanji: str, romaji: str, english: str, parts: list[tuple[str, list[str]]]) -> dict[str, Any]:
@@ -55,11 +56,12 @@ STUDY_ACTIVITIES: list[dict[str, Any]] = [
 
 
 def load_seed(repository: StudyRepository) -> int:
-    """Give an empty catalog the seed's groups, words and activity; return the items written.
+    """Give an empty catalog the seed's groups, words and activity, and number the sessions of a table written
+    before the lists were numbered; return the items written.
 
     A table that already has groups (seeded before, or imported by `make import`) keeps its own, and one that has
     activities keeps those: `make dev` seeds on every start, and must never overwrite a user's data."""
-    written = 0
+    written = number_older_sessions(repository)
     if not repository.has_any(kind="GROUP"):
         for group in GROUPS:
             repository.put_group(**group)

@@ -12,10 +12,15 @@ Why it works the way it does (docs/ has the long form):
 - Counts are counted from word_review_items, the one record of each review. word_reviews and groups.words_count
   are caches (Flask's reset deleted the reviews and left word_reviews as it was): where they differ, a warning.
 - Reviews keep the file's ids in their keys (suffix imported-<row id>), so a rerun addresses the same items.
-- The table may hold no session the file lacks: its reviews are in counts the import overwrites (ForeignSessionsError).
-- The catalog becomes the file's: groups, members, words and activities the file lacks are deleted (the seed that
-  `make dev` wrote first, say), so the pages show what the Flask pages showed. None of them carries history, as the
-  table holds no session the file lacks. An activity keeps its description (the file has none) if its name stays.
+- An import merges: the table's sessions the file lacks stay, with their reviews, and the file's are added with their
+  ids; a file's session id that names another session in the table (another group, activity or start time) is a
+  SessionConflictError before anything is written. The merged history is numbered afresh (numbering.py): every
+  session's ordinals in its lists, and the lists' heads. Words' counts are the file's reviews' plus the kept
+  sessions'.
+- The catalog becomes the file's, except what the kept sessions refer to: groups, members, words and activities the
+  file lacks are deleted (the seed that `make dev` wrote first, say), so the pages show what the Flask pages showed,
+  unless a kept session is in that group or activity or reviewed that word (a kept group keeps its words). Where an
+  id is in both, the file's content wins. An activity keeps its description (the file has none) if its name stays.
 - Idempotent by diff: every item meant is read first (consistent BatchGetItem) and only those that differ are
   written (BatchWriteItem, unprocessed items retried). Stale reviews go before their session is rewritten, and
   sessions before their reviews, so a review is never stored without its session and an interrupted run leaves
@@ -25,9 +30,9 @@ Why it works the way it does (docs/ has the long form):
 """
 
 from scripts.flask_import.apply import (
-    ForeignSessionsError,
     ImportInterruptedError,
     ImportSummary,
+    SessionConflictError,
     VerificationError,
     import_database,
 )
@@ -44,7 +49,7 @@ from scripts.flask_import.words import WordsSummary, import_words
 
 __all__ = [
     "FlaskData",
-    "ForeignSessionsError",
+    "SessionConflictError",
     "ImportInterruptedError",
     "ImportSummary",
     "InvalidSourceError",

@@ -9,7 +9,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.store import StudyRepository
 from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
-from chalicelib.store.items import activity_key, word_key
+from chalicelib.store.items import activity_key, group_key, word_key
+from chalicelib.store.mapping import session_word_counts
+from chalicelib.store.ordinals import COUNTERS, Head
 from scripts.flask_import.bulk import (
     Key,
     Progress,
@@ -21,12 +23,13 @@ from scripts.flask_import.bulk import (
     shown_ids,
     write,
 )
+from scripts.flask_import.numbering import number_sessions, numbering_of, put_heads, renumber, stored_sessions
 from scripts.flask_import.plan import Plan, plan as make_plan
 from scripts.flask_import.source import FlaskData
 
 
-class ForeignSessionsError(Exception):
-    """The table holds study sessions the file does not: their counts could not agree with the file's."""
+class SessionConflictError(Exception):
+    """A session id in the file names another session in the table (another group, activity or start time)."""
 
 
 class ImportInterruptedError(Exception):
@@ -45,6 +48,7 @@ class ImportSummary:
     words: int
     activities: int
     sessions: int
+    sessions_kept: int
     reviews: int
     written: int
     unchanged: int
@@ -60,11 +64,12 @@ def import_database(
     then read it back and check the counts. report() gets progress lines."""
     started = time.monotonic()
     plan = make_plan(data, zone=zone)
-    _refuse_foreign_sessions(repository, session_ids=plan.session_ids)
+    table_sessions = stored_sessions(repository)
+    kept = _merge(repository, plan=plan, table_sessions=table_sessions)
     stored = read_items(repository, keys=list(plan.items), report=report, what="reading the table")
     _keep_descriptions(plan, stored=stored)
     stale_reviews = _stale_reviews(repository, plan=plan, stored=stored)
-    not_in_file = _catalog_not_in_file(repository, plan=plan)
+    not_in_file = [key for key in _catalog_not_in_file(repository, plan=plan) if key not in kept.catalog]
     changed = [item for key, item in plan.items.items() if stored.get(key) != item]
     reviews = [item for item in changed if item["SK"].startswith("REVIEW#")]
     before_reviews = [item for item in changed if not item["SK"].startswith("REVIEW#")]
@@ -81,19 +86,23 @@ def import_database(
     try:
         for kind, items in steps:
             write(repository, kind=kind, items=items, progress=progress)
+        renumbered = renumber(repository, stored=kept.sessions, fields=kept.numbering)
+        renumbered += _count_kept_words(repository, plan=plan, kept=kept)
+        heads_written = put_heads(repository, heads=kept.heads, report=report)
     except (DatabaseBusyError, DatabaseUnavailableError, BotoCoreError, ClientError) as exc:
         raise ImportInterruptedError(
             f"DynamoDB failed after {progress.done:,} of {progress.total:,} writes ({exc}): run the same command "
             "again to finish (it writes only what is still missing)"
         ) from exc
-    _verify(repository, plan=plan, stored=stored, written=[key_of(item) for item in changed], report=report)
+    _verify(repository, plan=plan, stored=stored, written=[key_of(item) for item in changed], kept=kept, report=report)
     return ImportSummary(
         groups=len(plan.group_ids),
         words=len(plan.word_ids),
         activities=len(plan.activity_ids),
         sessions=len(plan.session_ids),
+        sessions_kept=len(kept.sessions),
         reviews=plan.reviews,
-        written=len(changed),
+        written=len(changed) + renumbered + heads_written,
         unchanged=len(plan.items) - len(changed),
         deleted=len(stale_reviews) + len(not_in_file),
         seconds=time.monotonic() - started,
@@ -105,14 +114,89 @@ def _keys(keys: list[Key]) -> list[dict[str, str]]:
     return [{"PK": pk, "SK": sk} for pk, sk in keys]
 
 
-def _refuse_foreign_sessions(repository: StudyRepository, *, session_ids: set[int]) -> None:
-    foreign = sorted(item_id for item_id in _listed_ids(repository, kind="SESSION") if item_id not in session_ids)
-    if foreign:
-        raise ForeignSessionsError(
-            f"the table holds {counted(len(foreign), 'study session')} the file does not (ids {shown_ids(foreign)}); "
-            "their reviews could not agree with the file's counts: reset the sessions first "
-            "(POST /api/study-sessions/reset, the Settings page) or import into an empty table"
+@dataclass
+class Kept:
+    """What the table keeps beside the file: its sessions the file lacks (by id, as stored), the catalog keys they
+    still refer to, and the numbering and heads of the merged history."""
+
+    sessions: dict[int, dict[str, Any]]
+    catalog: set[Key]
+    numbering: dict[int, dict[str, Any]]
+    heads: dict[str, Head]
+    word_counts: dict[int, list[int]]
+
+
+def _merge(repository: StudyRepository, *, plan: Plan, table_sessions: dict[int, dict[str, Any]]) -> Kept:
+    """Merge the table's history into the plan: refuse a session id that names another session in the table; keep
+    the table's other sessions and what they refer to (their groups with their words, their activities, the words
+    reviewed in them); number the merged history; add the kept sessions' reviews to the words' counts."""
+    file_sessions = {session_id: plan.items[(f"SESSION#{session_id}", "META")] for session_id in plan.session_ids}
+    identity = ("group_id", "study_activity_id", "created_at")
+    conflicts = sorted(
+        session_id
+        for session_id, item in file_sessions.items()
+        if session_id in table_sessions
+        and [table_sessions[session_id].get(name) for name in identity] != [item[name] for name in identity]
+    )
+    if conflicts:
+        first = conflicts[0]
+        raise SessionConflictError(
+            f"{counted(len(conflicts), 'study session')} of the file (ids {shown_ids(conflicts)}) name other "
+            f"sessions in the table: session {first} is group {table_sessions[first]['group_id']}, activity "
+            f"{table_sessions[first]['study_activity_id']}, started {table_sessions[first]['created_at']} in the "
+            f"table and group {file_sessions[first]['group_id']}, activity {file_sessions[first]['study_activity_id']}"
+            f", started {file_sessions[first]['created_at']} in the file; nothing was written"
         )
+    sessions = {session_id: item for session_id, item in table_sessions.items() if session_id not in file_sessions}
+    catalog: set[Key] = set()
+    word_counts: dict[int, list[int]] = {}
+    for item in sessions.values():
+        catalog.add(key_of(group_key(int(item["group_id"]))))
+        catalog.add(key_of(activity_key(int(item["study_activity_id"]))))
+        for word_id, counts in session_word_counts(item).items():
+            catalog.add(key_of(word_key(word_id)))
+            total = word_counts.setdefault(word_id, [0, 0])
+            total[0] += counts["correct_count"]
+            total[1] += counts["wrong_count"]
+    for group_id in sorted({int(item["group_id"]) for item in sessions.values()} - plan.group_ids):
+        members = repository.table.partition(f"GROUP#{group_id}", consistent=True, projection="PK, SK, word_id")
+        catalog.update(key_of(member) for member in members)
+        for member in members:
+            if member["SK"].startswith("WORD#"):
+                word = key_of(word_key(int(member["word_id"])))
+                catalog.add(word)
+                if word in plan.items:  # a file's word still in a group the table keeps
+                    plan.items[word]["group_ids"] = {*plan.items[word].get("group_ids", set()), group_id}
+    for word_id, (correct, wrong) in word_counts.items():
+        word = key_of(word_key(word_id))
+        if word in plan.items:
+            plan.items[word]["correct_count"] += correct
+            plan.items[word]["wrong_count"] += wrong
+    numbering, heads = number_sessions([*file_sessions.values(), *sessions.values()])
+    for session_id, item in file_sessions.items():
+        item.update(numbering[session_id])
+    return Kept(sessions=sessions, catalog=catalog, numbering=numbering, heads=heads, word_counts=word_counts)
+
+
+def _count_kept_words(repository: StudyRepository, *, plan: Plan, kept: Kept) -> int:
+    """Set the counts of the words the table keeps beside the file's to their kept sessions' (the file's sessions
+    review only the file's words); return how many were written."""
+    words = [key for key in kept.catalog if key[0].startswith("WORD#") and key not in plan.items]
+    stored = repository.table.get_many(
+        [{"PK": pk, "SK": sk} for pk, sk in words], consistent=True, projection="id, correct_count, wrong_count"
+    )
+    stale = []
+    for item in stored:
+        wanted = kept.word_counts.get(int(item["id"]), [0, 0])
+        if [item.get("correct_count", 0), item.get("wrong_count", 0)] != wanted:
+            stale.append((int(item["id"]), wanted))
+    for word_id, (correct, wrong) in stale:
+        repository.table.update(
+            word_key(word_id),
+            UpdateExpression="SET correct_count = :correct, wrong_count = :wrong",
+            ExpressionAttributeValues={":correct": {"N": str(correct)}, ":wrong": {"N": str(wrong)}},
+        )
+    return len(stale)
 
 
 def _keep_descriptions(plan: Plan, *, stored: dict[Key, dict[str, Any]]) -> None:
@@ -170,7 +254,13 @@ def _partition(repository: StudyRepository, *, partition: str) -> list[dict[str,
 
 
 def _verify(
-    repository: StudyRepository, *, plan: Plan, stored: dict[Key, dict[str, Any]], written: list[Key], report: Report
+    repository: StudyRepository,
+    *,
+    plan: Plan,
+    stored: dict[Key, dict[str, Any]],
+    written: list[Key],
+    kept: Kept,
+    report: Report,
 ) -> None:
     """Read back every item written and compare it with what was meant; over all items meant, check groups'
     members, words' counts against their sessions', sessions' counts against their reviews (counted in the table
@@ -201,7 +291,7 @@ def _verify(
                 f"group {group_id} holds {len(members)} words, its count says "
                 f"{group.get('words_count')}, the file {len(meant)}"
             )
-    from_sessions: dict[int, list[int]] = {}
+    from_sessions: dict[int, list[int]] = {word_id: list(counts) for word_id, counts in kept.word_counts.items()}
     reviews_of: dict[str, list[dict[str, Any]]] = {}
     for (pk, sk), item in found.items():
         if sk.startswith("REVIEW#"):
@@ -246,20 +336,47 @@ def _verify(
     stored_reviews = sum(len(reviews) for reviews in reviews_of.values())
     if stored_reviews != plan.reviews:
         problems.append(f"{stored_reviews:,} reviews read back, {plan.reviews:,} imported")
+
+    def kept_ids(kind: str) -> set[int]:
+        return {int(pk.partition("#")[2]) for pk, sk in kept.catalog if pk.startswith(f"{kind}#") and sk == "META"}
+
     for kind, meant in (
-        ("GROUP", plan.group_ids),
-        ("WORD", plan.word_ids),
-        ("ACTIVITY", plan.activity_ids),
-        ("SESSION", plan.session_ids),
+        ("GROUP", plan.group_ids | kept_ids("GROUP")),
+        ("WORD", plan.word_ids | kept_ids("WORD")),
+        ("ACTIVITY", plan.activity_ids | kept_ids("ACTIVITY")),
     ):
         listed = _listed_once_caught_up(repository, kind=kind, meant=meant)
         if listed != meant:
             problems.append(
-                f"the index lists {len(listed):,} items of kind {kind}, the file "
+                f"the index lists {len(listed):,} items of kind {kind}, the file and the table's sessions "
                 f"{len(meant):,} (first differing id: {min(listed ^ meant)})"
             )
+    problems += _numbering_problems(repository, kept=kept)
     if problems:
         raise VerificationError("verification failed: " + "; ".join(problems))
+
+
+def _numbering_problems(repository: StudyRepository, *, kept: Kept) -> list[str]:
+    """What differs between the lists as stored (every session the list of all sessions holds, and the heads) and
+    the merged history's numbering, once the index shows it or a few seconds have passed."""
+    for attempt in range(6):
+        listed = stored_sessions(repository)
+        off = sorted(
+            session_id
+            for session_id in set(listed) | set(kept.numbering)
+            if session_id not in listed or numbering_of(listed[session_id]) != kept.numbering.get(session_id)
+        )
+        if not off:
+            break
+        time.sleep(0.5 * 2**attempt)
+    heads = {item["SK"]: item for item in repository.table.partition(COUNTERS, consistent=True)}
+    wanted = {name: head.item() for name, head in kept.heads.items() if head.count}
+    problems = []
+    if off:
+        problems.append(f"{counted(len(off), 'session')} listed otherwise than numbered (ids {shown_ids(off)})")
+    if heads != wanted:
+        problems.append(f"the lists' heads differ from the merged history's ({sorted(set(heads) ^ set(wanted))})")
+    return problems
 
 
 def _listed_once_caught_up(repository: StudyRepository, *, kind: str, meant: set[int]) -> set[int]:

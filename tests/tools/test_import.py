@@ -6,6 +6,7 @@ import math
 import sqlite3
 import subprocess
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ from chalicelib.store.items import (
     word_item,
 )
 from scripts.flask_import import (
-    ForeignSessionsError,
     ImportInterruptedError,
     InvalidSourceError,
+    SessionConflictError,
     VerificationError,
     import_database,
     import_words,
@@ -85,8 +86,37 @@ def word(word_id: int) -> dict[str, Any]:
     return {"id": word_id, "kanji": row[1], "romaji": row[2], "english": row[3], "parts": json.loads(row[4])}
 
 
+def numbered(ordinal: int, group_id: int, group_ordinal: int, activity_ordinal: int, **before: str) -> dict[str, Any]:
+    """A session's numbering: its ordinal in all sessions, its group's and activity 1's, and the heads before it."""
+    return {
+        "GSI2PK": "SESSIONS#0",
+        "GSI2SK": f"{ordinal:012d}",
+        "ordinal": ordinal,
+        "GSI1PK": f"GROUP#{group_id}#0",
+        "GSI1SK": f"{group_ordinal:012d}",
+        "group_ordinal": group_ordinal,
+        "GSI3PK": "ACTIVITY#1#0",
+        "GSI3SK": f"{activity_ordinal:012d}",
+        "activity_ordinal": activity_ordinal,
+        **before,
+    }
+
+
+def head(name: str, count: int, **fields: str) -> dict[str, Any]:
+    return {"PK": "COUNTERS", "SK": name, "item_type": "list_head", "count": count, **fields}
+
+
+SMALL_HEADS = [
+    head("ALL", 3, last_day="2025-02-12", run_start="2025-02-10", newest="2025-02-12T07:15:00.500+00:00"),
+    head("GROUP#1", 2, last_day="2025-02-12"),
+    head("GROUP#2", 1, last_day="2025-02-11"),
+    head("ACTIVITY#1", 3),
+]
+
+
 def expected_small_items() -> list[dict[str, Any]]:
-    """Every item small_rows() stands for, its times read as UTC."""
+    """Every item small_rows() stands for, its times read as UTC: sessions numbered by start time, and the lists'
+    heads."""
 
     def review(review_id: int, session_id: int, created_at: str, word_id: int, correct: bool) -> dict[str, Any]:
         return review_item(
@@ -120,6 +150,7 @@ def expected_small_items() -> list[dict[str, Any]]:
             created_at="2025-02-10T09:00:00.123+00:00",
             end_time="2025-02-10T09:01:00.000+00:00",
             word_counts={1: (1, 0), 3: (1, 1)},
+            numbering=numbered(1, 1, 1, 1),
         ),
         session_item(
             session_id=2,
@@ -130,6 +161,15 @@ def expected_small_items() -> list[dict[str, Any]]:
             created_at="2025-02-11T18:30:00.000+00:00",
             end_time="2025-02-11T18:31:00.250+00:00",
             word_counts={3: (1, 0), 101: (0, 1)},
+            numbering=numbered(
+                2,
+                2,
+                1,
+                2,
+                prev_day="2025-02-10",
+                prev_run_start="2025-02-10",
+                prev_newest="2025-02-10T09:00:00.123+00:00",
+            ),
         ),
         session_item(
             session_id=3,
@@ -138,12 +178,23 @@ def expected_small_items() -> list[dict[str, Any]]:
             study_activity_id=1,
             activity_name="Typing Tutor",
             created_at="2025-02-12T07:15:00.500+00:00",
+            numbering=numbered(
+                3,
+                1,
+                2,
+                3,
+                prev_day="2025-02-11",
+                prev_run_start="2025-02-10",
+                prev_newest="2025-02-11T18:30:00.000+00:00",
+                prev_group_day="2025-02-10",
+            ),
         ),
         review(1, 1, "2025-02-10T09:00:05.000+00:00", 1, True),
         review(2, 1, "2025-02-10T09:00:09.654+00:00", 3, False),
         review(3, 1, "2025-02-10T09:01:00.000+00:00", 3, True),
         review(4, 2, "2025-02-11T18:30:10.000+00:00", 3, True),
         review(5, 2, "2025-02-11T18:31:00.250+00:00", 101, False),
+        *SMALL_HEADS,
     ]
     return sorted(items, key=lambda item: (item["PK"], item["SK"]))
 
@@ -201,7 +252,7 @@ def test_import_stores_every_group_word_activity_session_and_review_of_the_file(
     summary = import_database(repository=repository, data=read_flask_database(path=small_db))
     assert scan_items(dynamodb, table) == expected_small_items()
     assert (summary.groups, summary.words, summary.activities, summary.sessions, summary.reviews) == (2, 4, 1, 3, 5)
-    assert (summary.written, summary.unchanged, summary.deleted, summary.warnings) == (20, 0, 0, [])
+    assert (summary.written, summary.unchanged, summary.deleted, summary.warnings) == (24, 0, 0, [])  # 4 heads
 
 
 def test_import_twice_writes_nothing_the_second_time_and_leaves_the_table_identical(
@@ -220,7 +271,7 @@ def test_the_repository_reads_the_imported_sessions_and_words_as_the_service_log
     session, words = repository.get_session_words(session_id=1)
     assert (session["review_items_count"], session["correct_count"], session["wrong_count"]) == (3, 2, 1)
     assert [(word["id"], word["correct_count"], word["wrong_count"]) for word in words] == [(3, 1, 1), (1, 1, 0)]
-    assert [session["id"] for session in repository.list_sessions()] == [3, 2, 1]
+    assert [session["id"] for session in repository.list_sessions(page=1, per_page=10)[0]] == [3, 2, 1]
     group, members = repository.get_group_words(group_id=2)
     assert group["words_count"] == 2 and [member["id"] for member in members] == [3, 101]
 
@@ -240,7 +291,7 @@ def test_the_files_times_are_taken_as_utc_unless_a_zone_is_given(backend, reposi
         "2025-02-10T08:00:00.123+00:00",
         "2025-02-10T08:01:00.000+00:00",
     )
-    assert sessions[2]["GSI2SK"] == "2025-02-11T17:30:00.000+00:00"
+    assert [sessions[session_id]["ordinal"] for session_id in (1, 2, 3)] == [1, 2, 3]
     reviews = [
         item["SK"]
         for item in scan_items(dynamodb, table)
@@ -422,20 +473,55 @@ def test_the_file_is_opened_read_only(small_db):
 
 
 @MOTO
-def test_a_table_holding_a_session_the_file_lacks_is_refused_and_unchanged(
+def test_an_import_into_a_table_in_use_keeps_its_sessions_and_what_they_refer_to_and_adds_the_files(
+    backend, seeded, dynamodb, table, small_db
+):
+    # Studied on the serverless portal first: group 1 (word 1 is in the file too) and group 3 (not in the file).
+    for group_id, word_id in ((3, 900), (4, 901)):
+        seeded.put_group(
+            group_id=group_id,
+            name=f"Group {group_id}",
+            words=[{"id": word_id, "kanji": "字", "romaji": "ji", "english": "letter", "parts": []}],
+        )
+    between = StudyRepository(client=dynamodb, table_name=table, now=lambda: datetime(2025, 2, 11, tzinfo=UTC))
+    other = between.create_session(group_id=3, study_activity_id=1)
+    late = StudyRepository(client=dynamodb, table_name=table, now=lambda: datetime(2026, 3, 1, 12, tzinfo=UTC))
+    kept = late.create_session(group_id=1, study_activity_id=1)
+    late.log_reviews(session_id=kept["id"], reviews=[(1, True), (1, False)])
+    summary = import_database(repository=seeded, data=read_flask_database(path=small_db))
+    assert (summary.sessions, summary.sessions_kept) == (3, 2)
+    items = {(item["PK"], item["SK"]): item for item in scan_items(dynamodb, table)}
+    listed = sorted((item["ordinal"], item["id"]) for item in items.values() if item.get("item_type") == "session")
+    # Numbered by start time, the kept sessions among the file's: 10 Feb, 11 Feb 00:00 (kept), 11 Feb 18:30, ...
+    assert listed == [(1, 1), (2, other["id"]), (3, 2), (4, 3), (5, kept["id"])]
+    assert items[("SESSION#" + str(kept["id"]), "META")]["review_items_count"] == 2
+    assert items[("COUNTERS", "ALL")]["count"] == 5 and items[("COUNTERS", "GROUP#1")]["count"] == 3
+    # Word 1: the file's one correct review and the kept session's two.
+    assert (items[("WORD#1", "META")]["correct_count"], items[("WORD#1", "META")]["wrong_count"]) == (2, 1)
+    # Group 3, which a kept session is in, stays with its word; group 4 (no session) goes, and its word.
+    assert {("GROUP#3", "META"), ("GROUP#3", "WORD#0000000900"), ("WORD#900", "META")} <= set(items)
+    assert not {("GROUP#4", "META"), ("WORD#901", "META")} & set(items)
+    again = import_database(repository=seeded, data=read_flask_database(path=small_db))
+    assert again.written == 0 and {(item["PK"], item["SK"]): item for item in scan_items(dynamodb, table)} == items
+
+
+@MOTO
+def test_a_file_session_naming_another_session_in_the_table_is_refused_before_any_write(
     backend, seeded, dynamodb, table, stack, capsys, small_db
 ):
-    session = seeded.create_session(group_id=1, study_activity_id=1)
+    clash = StudyRepository(
+        client=dynamodb, table_name=table, new_id=lambda: 2, now=lambda: datetime(2026, 3, 1, 12, tzinfo=UTC)
+    ).create_session(group_id=1, study_activity_id=1)
     before = scan_items(dynamodb, table)
     code, out, err = run_cli(capsys, "--db", str(small_db), "--stack", stack)
     assert (code, out) == (1, [])
     assert err[-1] == (
-        f"make import: the table holds 1 study session the file does not (ids {session['id']}); "
-        "their reviews could not agree with the file's counts: reset the sessions first "
-        "(POST /api/study-sessions/reset, the Settings page) or import into an empty table"
+        "make import: 1 study session of the file (ids 2) name other sessions in the table: session 2 is group 1, "
+        f"activity 1, started {clash['created_at']} in the table and group 2, activity 1, started "
+        "2025-02-11T18:30:00.000+00:00 in the file; nothing was written"
     )
     assert scan_items(dynamodb, table) == before
-    with pytest.raises(ForeignSessionsError):
+    with pytest.raises(SessionConflictError):
         import_database(repository=seeded, data=read_flask_database(path=small_db))
 
 
@@ -533,7 +619,7 @@ def test_items_dynamodb_leaves_unprocessed_are_sent_again(backend, table, dynamo
     botocore_events.register("before-call.dynamodb.BatchWriteItem", leave_unprocessed)
     repository = StudyRepository(client=boto3.client("dynamodb"), table_name=table)  # the events' session
     import_database(repository=repository, data=read_flask_database(path=small_db))
-    assert sent == [15, 15, 15, 15, 5]  # sessions and the rest, then the reviews
+    assert sent == [15, 15, 15, 15, 5, 4]  # sessions and the rest, then the reviews, then the lists' heads
     assert scan_items(dynamodb, table) == expected_small_items()
 
 
@@ -573,7 +659,7 @@ def test_an_import_dynamodb_breaks_off_says_so_in_one_line_and_running_it_again_
     )
     assert not [item for item in scan_items(dynamodb, table) if item["SK"].startswith("REVIEW#")]
     code, out, err = run_cli(capsys, "--db", str(small_db), "--stack", stack)
-    assert code == 0 and "(5 items written, 15 unchanged)" in out[0]
+    assert code == 0 and "(9 items written, 15 unchanged)" in out[0]  # the reviews, and the lists' 4 heads
     assert scan_items(dynamodb, table) == expected_small_items()
 
 
