@@ -1,5 +1,6 @@
 """StudyRepository: the portal's verbs over its one table, each reading and writing through store.dynamo.Table."""
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +77,7 @@ class StudyRepository:
         # Groups, activities and words as last read, and each recent session's group (which never changes):
         # what lets a warm create or review be one request (docs/design.md, "The reference cache").
         self._cache = ReferenceCache() if cache is None else cache
+        self._create_lock = threading.Lock()
 
     @property
     def client(self) -> Any:
@@ -124,9 +126,11 @@ class StudyRepository:
             group = remember(self._cache, "group", group_from_item(stored_group))
             activity = remember(self._cache, "activity", activity_from_item(stored_activity))
             heads = {**read}
-        return remember_session(
-            self._cache,
-            sessions.create_numbered(
+        # This process's creates take turns here rather than on the heads in DynamoDB (where a loser must try again).
+        with self._create_lock:
+            # The heads as this process's last create left them, if it wrote any since they were read.
+            heads = {name: self._cache.get(("head", name)) or head for name, head in heads.items()}
+            session = sessions.create_numbered(
                 self.table,
                 session_id=self._new_id(),
                 group=group,
@@ -138,8 +142,8 @@ class StudyRepository:
                 now=now,
                 clock=self._now,
                 cache=self._cache,
-            ),
-        )
+            )
+        return remember_session(self._cache, session)
 
     # --- sessions ----------------------------------------------------------------------------------------------
 

@@ -88,7 +88,7 @@ def import_database(
             write(repository, kind=kind, items=items, progress=progress)
         renumbered = renumber(repository, stored=kept.sessions, fields=kept.numbering)
         renumbered += _count_kept_words(repository, plan=plan, kept=kept)
-        heads_written = put_heads(repository, heads=kept.heads, report=report)
+        heads_written = put_heads(repository, heads=kept.heads)
     except (DatabaseBusyError, DatabaseUnavailableError, BotoCoreError, ClientError) as exc:
         raise ImportInterruptedError(
             f"DynamoDB failed after {progress.done:,} of {progress.total:,} writes ({exc}): run the same command "

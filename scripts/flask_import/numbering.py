@@ -87,7 +87,7 @@ def renumber(
     return len(stale)
 
 
-def put_heads(repository: StudyRepository, *, heads: dict[str, Head], report: Report) -> int:
+def put_heads(repository: StudyRepository, *, heads: dict[str, Head]) -> int:
     """Make the stored heads exactly these (deleting any other); return how many items were written or deleted."""
     table = repository.table
     stored = {item["SK"]: item for item in table.partition(COUNTERS, consistent=True)}
@@ -96,8 +96,6 @@ def put_heads(repository: StudyRepository, *, heads: dict[str, Head], report: Re
     deletes = [head_key(name) for name in stored if name not in wanted]
     table.put_items(puts)
     table.delete_keys(deletes)
-    if puts or deletes:
-        report(f"lists' heads: {counted(len(puts), 'written')}, {counted(len(deletes), 'deleted')}")
     return len(puts) + len(deletes)
 
 
@@ -109,4 +107,4 @@ def number_older_sessions(repository: StudyRepository, *, report: Report = lambd
     stored = stored_sessions(repository)
     fields, heads = number_sessions(list(stored.values()))
     report(f"numbering {counted(len(stored), 'study session')} written before the lists were numbered")
-    return renumber(repository, stored=stored, fields=fields) + put_heads(repository, heads=heads, report=report)
+    return renumber(repository, stored=stored, fields=fields) + put_heads(repository, heads=heads)

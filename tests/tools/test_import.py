@@ -691,7 +691,7 @@ def test_the_command_imports_into_the_local_table_on_the_running_ministack_and_a
         [line] = out
         assert line.startswith(
             "imported from words.db: 2 groups, 4 words, 1 activity, 3 sessions, 5 reviews "
-            "(20 items written, 0 unchanged) in "
+            "(24 items written, 0 unchanged) in "
         ) and line.endswith(" s; verified")
         code, out, err = run_cli(capsys, "--db", str(small_db), "--timezone", "UTC")
         assert code == 0 and out[0].startswith(

@@ -29,8 +29,8 @@ ACTIONS_FOR_OPERATION = {
     "PutItem": {"dynamodb:PutItem"},
     "Query": {"dynamodb:Query"},
     "UpdateItem": {"dynamodb:UpdateItem"},
-    # IAM checks each item of a transaction: ours are Puts and Updates.
-    "TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+    # IAM checks each item of a transaction: ours are Puts and Updates, and the reset's Deletes.
+    "TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 }
 TABLE_ARN = {"Fn::GetAtt": ["StudyTable", "Arn"]}
 
