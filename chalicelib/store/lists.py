@@ -3,6 +3,7 @@
 from typing import Any
 
 from chalicelib.store.dynamo import Table
+from chalicelib.store.items import session_key
 from chalicelib.store.mapping import Session, decode_cursor, encode_cursor, page_slice, session_from_item, sorted_by
 from chalicelib.store.ordinals import (
     ALL,
@@ -23,10 +24,18 @@ def read_head(table: Table, name: str) -> Head:
     return head_from_item(name, table.get(head_key(name), consistent=True))
 
 
-def read_range(table: Table, name: str, lowest: int, highest: int, *, descending: bool = True) -> list[dict[str, Any]]:
-    """The sessions with ordinals lowest..highest in the list, newest first (descending) or oldest first: one Query
-    of a key range per block of BLOCK_SIZE ordinals it touches (a page: one, or two)."""
+def read_range(
+    table: Table, name: str, lowest: int, highest: int, *, descending: bool = True, projection: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The sessions with ordinals lowest..highest in the list, newest first (descending) or oldest first (only the
+    projection's attributes, if given): one Query of a key range per block of BLOCK_SIZE ordinals it touches (a page:
+    one, or two)."""
     index = index_of(name)
+    names = {"#pk": f"{index}PK", "#sk": f"{index}SK"}
+    extra: dict[str, Any] = {}
+    if projection is not None:
+        names.update({f"#p{number}": field for number, field in enumerate(projection)})
+        extra["ProjectionExpression"] = ", ".join(f"#p{number}" for number in range(len(projection)))
     blocks = range(lowest // BLOCK_SIZE, highest // BLOCK_SIZE + 1)
     items: list[dict[str, Any]] = []
     for block in reversed(blocks) if descending else blocks:
@@ -34,13 +43,14 @@ def read_range(table: Table, name: str, lowest: int, highest: int, *, descending
         items += table.query_all(
             IndexName=index,
             KeyConditionExpression="#pk = :block AND #sk BETWEEN :first AND :last",
-            ExpressionAttributeNames={"#pk": f"{index}PK", "#sk": f"{index}SK"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues={
                 ":block": {"S": block_partition(name, first)},
                 ":first": {"S": sort_key(first)},
                 ":last": {"S": sort_key(last)},
             },
             ScanIndexForward=not descending,
+            **extra,
         )
     return items
 
@@ -70,10 +80,19 @@ def list_page(
 def sorted_page(
     table: Table, head: Head, *, sort_by: str, descending: bool, page: int, per_page: int
 ) -> tuple[list[Session], int]:
-    """Page `page` of the list sorted by a field that reviews change (end_time, review_items_count, ...): every
-    session of the list, one Query per BLOCK_SIZE of them, sorted here; a group's sessions are its learner's."""
-    every = [session_from_item(item) for item in read_range(table, head.name, 1, head.count)] if head.count else []
-    return page_slice(sorted_by(every, key=sort_by, descending=descending), page=page, per_page=per_page), head.count
+    """Page `page` of the list sorted by a field that reviews change (end_time, review_items_count, ...): the sort
+    fields of every session of the list (one Query per BLOCK_SIZE of them, projected to those fields), sorted here,
+    then the page's sessions whole (one BatchGetItem). The bound is the list's length: a group's sessions."""
+    if not head.count:
+        return [], head.count
+    fields = ["id", sort_by]
+    keys = read_range(table, head.name, 1, head.count, projection=fields)
+    ordered = sorted_by(
+        [{"id": int(key["id"]), sort_by: key[sort_by]} for key in keys], key=sort_by, descending=descending
+    )
+    wanted = [row["id"] for row in page_slice(ordered, page=page, per_page=per_page)]
+    found = {int(item["id"]): item for item in table.get_many([session_key(session_id) for session_id in wanted])}
+    return [session_from_item(found[session_id]) for session_id in wanted if session_id in found], head.count
 
 
 def sessions_after(table: Table, *, limit: int, cursor: str | None) -> tuple[list[Session], str | None]:
