@@ -1,4 +1,5 @@
-"""The bench's picture: each route's latency against the floors, its ratio to its floor, and the cold start."""
+"""The bench's picture: each route's latency against the floors, its ratio to its floor, the cold start, and (with
+the scale section) each page's latency against the history's size."""
 
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 READ_COLOUR, WRITE_COLOUR, BASELINE_COLOUR = "#3b75af", "#c0504d", "#7f7f7f"
 PASS_COLOUR, FAIL_COLOUR, OTHER_COLOUR = "#4e9a45", "#e08a1e", "#b9c4d0"
+PAGE_COLOURS = plt.get_cmap("tab10").colors
+
+
+def has_scale(result: dict[str, Any]) -> bool:
+    return bool((result.get("scale") or {}).get("pages"))
 
 
 def draw(result: dict[str, Any], path: Path) -> None:
@@ -21,20 +27,21 @@ def draw(result: dict[str, Any], path: Path) -> None:
     labels = list(rows)[::-1]  # the first route on top
     single_reads = set(result["targets"]["single_reads_p50_within_1_5x_getitem"]["value"])
     targeted = single_reads | {"POST /study_sessions"}
-    figure = plt.figure(figsize=(14, 9), dpi=100)
+    scale = has_scale(result)
+    figure = plt.figure(figsize=(14, 14 if scale else 9), dpi=100)
     grid = figure.add_gridspec(
-        2,
+        3 if scale else 2,
         2,
         width_ratios=[1.35, 1],
-        height_ratios=[4.2, 1],
+        height_ratios=[4.2, 1, 3.2] if scale else [4.2, 1],
         wspace=0.06,
-        hspace=0.42,
+        hspace=0.42 if not scale else 0.36,
         left=0.22,
         right=0.98,
-        top=0.91,
-        bottom=0.07,
+        top=0.94 if scale else 0.91,
+        bottom=0.05 if scale else 0.07,
     )
-    latency = figure.add_subplot(grid[:, 0])
+    latency = figure.add_subplot(grid[:2, 0])  # the first two rows: the scale panel, if any, has the third
     ratio = figure.add_subplot(grid[0, 1], sharey=latency)
     cold = figure.add_subplot(grid[1, 1])
 
@@ -110,6 +117,8 @@ def draw(result: dict[str, Any], path: Path) -> None:
         fontsize=11,
     )
     cold.grid(axis="x", alpha=0.25)
+    if scale:
+        scale_panel(figure.add_subplot(grid[2, :]), result["scale"])
 
     figure.suptitle(
         f"make bench, {result['started_at'][:10]}: {result['calls_per_route']} calls per route, "
@@ -118,5 +127,48 @@ def draw(result: dict[str, Any], path: Path) -> None:
         f"warm RSS {result['warm_peak_rss_mib']} MiB",
         fontsize=12,
     )
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def scale_panel(axes: Any, scale: dict[str, Any]) -> None:
+    """Each page's p50 against the history's size, both axes log: a flat line is the target. A size at which the
+    page did not answer 200 is an x at the failed call's time, with its status."""
+    sizes = scale["sizes"]
+    for index, (name, page) in enumerate(scale["pages"].items()):
+        colour = PAGE_COLOURS[index % len(PAGE_COLOURS)]
+        answered = [(size, p50) for size, p50 in zip(sizes, page["p50_ms"]) if p50 is not None]
+        ratio = page["ratio_largest_to_smallest"]
+        label = f"{name} ({'-' if ratio is None else f'{ratio:.2f}x'})"
+        axes.plot([size for size, _ in answered], [p50 for _, p50 in answered], marker="o", color=colour, label=label)
+        for size, status, failed_ms in zip(sizes, page["status"], page["failed_ms"]):
+            if status != 200 and failed_ms:
+                axes.plot(size, failed_ms, marker="x", color=colour, markersize=10, markeredgewidth=2)
+                axes.annotate(f" {status}", (size, failed_ms), fontsize=7.5, color=colour)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
+    axes.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.set_xlim(sizes[0] / 1.5, sizes[-1] * 1.5)
+    shown = [value for page in scale["pages"].values() for value in [*page["p50_ms"], *page["failed_ms"]] if value]
+    if shown:  # room above the lines for the legend
+        axes.set_ylim(min(shown) / 1.5, max(shown) * 4)
+    axes.set_xlabel("history size, sessions (log scale)")
+    axes.set_ylabel("p50 ms (log scale)")
+    axes.set_title(
+        f"Scale: each page's p50 against the history (legend: largest/smallest, target at most 1.5x; "
+        f"x: a failed call), {scale['calls_per_page']} calls a page",
+        fontsize=11,
+    )
+    axes.grid(which="both", alpha=0.25)
+    axes.legend(fontsize=8, ncol=3, loc="upper left", framealpha=0.95)
+
+
+def draw_scale(scale: dict[str, Any], path: Path) -> None:
+    """The scale section alone (python -m bench.scale): its one panel."""
+    figure, axes = plt.subplots(figsize=(12, 6.5), dpi=100)
+    scale_panel(axes, scale)
+    figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

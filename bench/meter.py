@@ -5,20 +5,44 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 
 
+class Reading(NamedTuple):
+    """A meter's totals at one moment: subtract two for what happened in between."""
+
+    requests: int
+    items: int
+    bytes: int
+    rcu: float
+
+
+def items_in(operation: str, parsed: dict[str, Any]) -> int:
+    """The items a read answer says it read: a Query's or Scan's ScannedCount (before any filter; Count if absent),
+    GetItem's item, BatchGetItem's items; 0 for writes."""
+    if operation in ("Query", "Scan"):
+        return int(parsed.get("ScannedCount", parsed.get("Count", 0)))
+    if operation == "GetItem":
+        return 1 if "Item" in parsed else 0
+    if operation == "BatchGetItem":
+        return sum(len(items) for items in parsed.get("Responses", {}).values())
+    return 0
+
+
 class DynamoDBMeter:
-    """A client's DynamoDB HTTP requests (retries included) and reported capacity, as read and write units."""
+    """A client's DynamoDB HTTP requests (retries included) and reported capacity, as read and write units; the
+    items its read answers held and the bytes of every answer's body."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # the reset sends from threads
         self.sent: list[str] = []
         self.rcu = 0.0
         self.wcu = 0.0
+        self.items_read = 0
+        self.bytes_read = 0
         self.without_capacity: set[str] = set()
         self.with_capacity: set[str] = set()
 
@@ -30,11 +54,15 @@ class DynamoDBMeter:
         with self._lock:
             self.sent.append(event_name.rsplit(".", 1)[1])
 
-    def _on_call(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    def _on_call(self, parsed: dict[str, Any], model: Any, http_response: Any = None, **_: Any) -> None:
         consumed = parsed.get("ConsumedCapacity")
         entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
         units = sum(entry.get("CapacityUnits", 0) for entry in entries)
+        items = items_in(model.name, parsed)
+        size = len(http_response.content or b"") if http_response is not None else 0
         with self._lock:
+            self.items_read += items
+            self.bytes_read += size
             if model.name in READ_OPERATIONS | WRITE_OPERATIONS:
                 (self.with_capacity if entries else self.without_capacity).add(model.name)
             if model.name in READ_OPERATIONS:
@@ -45,6 +73,10 @@ class DynamoDBMeter:
     def snapshot(self) -> tuple[int, float, float]:
         with self._lock:
             return len(self.sent), self.rcu, self.wcu
+
+    def reading(self) -> Reading:
+        with self._lock:
+            return Reading(len(self.sent), self.items_read, self.bytes_read, self.rcu)
 
 
 class AccessLog(logging.Handler):

@@ -114,8 +114,22 @@ def run_child(
     return ChildResult(json.loads(results[-1]), access, wall_ms)
 
 
+INDEX_PARTITION_KEYS = ("GSI1PK", "GSI2PK", "GSI3PK")
+
+
+def unlisted(item: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a session item (DynamoDB JSON) whose index partition keys are as long but in partitions no list
+    reads: a floor's write costs the same index writes without adding a session to the app's lists (whose pages and
+    reset count on one session per ordinal)."""
+    return {
+        **item,
+        **{name: {"S": "X" * len(item[name]["S"])} for name in INDEX_PARTITION_KEYS if name in item},
+    }
+
+
 def fresh_calls(calls: list[list[Any]]) -> list[list[Any]]:
-    """The calls a cold request made, ready to make again: each conditional put under a new key of the same length."""
+    """The calls a cold request made, ready to make again: each conditional put under a new key of the same length,
+    a session's out of the app's lists (unlisted)."""
     # The same length keeps the item's size; a new key keeps `attribute_not_exists` true; botocore draws a new token.
     fresh = json.loads(json.dumps(calls))
     for operation, params in fresh:
@@ -128,7 +142,16 @@ def fresh_calls(calls: list[list[Any]]) -> list[list[Any]]:
         for put in puts:
             if "ConditionExpression" in put:
                 key = put["Item"]["PK"]
-                key["S"] = re.sub(r"\d", lambda _: random.choice("123456789"), key["S"])
+                if re.search(r"\d", key["S"]):
+                    key["S"] = re.sub(r"\d", lambda _: random.choice("123456789"), key["S"])
+                    put["Item"] = unlisted(put["Item"])
+                else:
+                    # A list's head (PK=COUNTERS), written only if it still holds the count the writer read: under a
+                    # new partition key of the same length, on a condition a new key meets that reads the same names
+                    # and values (DynamoDB refuses unused ones).
+                    key["S"] = "".join(random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in key["S"])
+                    if put["ConditionExpression"] == "#count = :count":
+                        put["ConditionExpression"] = "attribute_not_exists(#count) OR #count = :count"
     return fresh
 
 

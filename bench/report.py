@@ -10,6 +10,7 @@ from bench.measure import Bench
 from bench.meter import percentile, rounded
 from bench.processes import ministack_version
 from bench.routes import BASELINE, POST, RESET, REVIEW_BATCH, REVIEW_ONE, SINGLE_READS
+from bench.scale import table as scale_table
 
 P50_TARGET, COLD_START_TARGET = 1.5, 1.2  # times the floor
 
@@ -148,15 +149,17 @@ def assemble(
             "writes), run alternately with its batches; putitem_p50_ms and getitem_p50_ms pool every "
             "floor call of the run.",
             "floors": "GetItem: consistent, of the session the reads and reviews use. PutItem: a copy of a just-"
-            "created session item under another id of as many digits (same size, same index keys), "
+            "created session item under another id of as many digits (same size, index keys as long, in "
+            "partitions no list reads), "
             "unconditional, overwriting itself. Both ask for ReturnConsumedCapacity=TOTAL, as the app does.",
             "latency": "Through Chalice's test client in process (its event building and env patching included); "
             "the access log is formatted but not written.",
             "cold_start": "Median of cold_runs fresh processes: from the child script's first line to the response "
             "of app.app(event, context) for POST /study_sessions (REST proxy event); the floor "
             "imports boto3, builds a client with the app's Config and makes the calls the app's cold "
-            "request made (cold_start_floor_calls). Both run in the unzipped package (its slim "
-            "chalice first on the path) with PYTHONDONTWRITEBYTECODE, as Lambda's read-only "
+            "request made (cold_start_floor_calls: each conditional put under a new key, a session's "
+            "index keys out of the lists, a list's head on a condition a new key meets). Both run in the "
+            "unzipped package (its slim chalice first on the path) with PYTHONDONTWRITEBYTECODE, as Lambda's read-only "
             "/var/task: the app runs from the bytecode the package ships; boto3 comes precompiled "
             "from the virtualenv, as the runtime's. *_process_ms: the whole process, interpreter start "
             "included; *_min_ms and the paired ratio: for judging noise. cold_import_*: the same "
@@ -221,4 +224,11 @@ def table(result: dict[str, Any]) -> str:
         f"{result['seconds']} s, ministack {result['ministack_version']}, {result['machine']['cpu_count']} "
         f"CPUs, Python {result['machine']['python']}"
     )
+    scale = result.get("scale") or {}
+    if scale.get("pages"):
+        lines += ["", scale_table(scale)]
+    elif scale.get("error"):
+        lines.append(f"scale section FAILED: {scale['error']}")
+    elif scale.get("skipped"):
+        lines.append(f"scale section left out: {scale['skipped']}")
     return "\n".join(lines)

@@ -36,10 +36,10 @@ def read_range(
     if projection is not None:
         names.update({f"#p{number}": field for number, field in enumerate(projection)})
         extra["ProjectionExpression"] = ", ".join(f"#p{number}" for number in range(len(projection)))
-    blocks = range(lowest // BLOCK_SIZE, highest // BLOCK_SIZE + 1)
+    blocks = range((lowest - 1) // BLOCK_SIZE, (highest - 1) // BLOCK_SIZE + 1)
     items: list[dict[str, Any]] = []
     for block in reversed(blocks) if descending else blocks:
-        first, last = max(lowest, block * BLOCK_SIZE), min(highest, block * BLOCK_SIZE + BLOCK_SIZE - 1)
+        first, last = max(lowest, block * BLOCK_SIZE + 1), min(highest, (block + 1) * BLOCK_SIZE)
         items += table.query_all(
             IndexName=index,
             KeyConditionExpression="#pk = :block AND #sk BETWEEN :first AND :last",

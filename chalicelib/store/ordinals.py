@@ -6,7 +6,7 @@ GROUP#<id> or ACTIVITY#<id>), written in the same transaction as the session, on
 what the writer read: so a writer that read a head knows every ordinal before its own, and the counts can never
 disagree with the sessions. Ordinals follow creation times: a session's created_at is never before the newest one's.
 
-The sessions of a list sit in index partitions of BLOCK_SIZE ordinals each (PK=<list>#<ordinal // BLOCK_SIZE>,
+The sessions of a list sit in index partitions of BLOCK_SIZE ordinals each (PK=<list>#<(ordinal - 1) // BLOCK_SIZE>,
 SK=<ordinal>): page k of any list is one or two Queries of a key range, whatever the length of the history, and no
 index partition takes the writes of more than BLOCK_SIZE sessions. A session remembers the heads as they were
 before it (prev_*): the reset undoes creates newest first, leaving every head exact at every step.
@@ -19,7 +19,9 @@ from typing import Any
 from chalicelib.store.mapping import to_attributes
 from chalicelib.store.table import ACTIVITY_SESSIONS_INDEX, ALL_SESSIONS_INDEX, GROUP_SESSIONS_INDEX
 
-BLOCK_SIZE = 1000  # ordinals an index partition holds; at least the largest page (100) so a page spans two at most
+# Ordinals an index partition holds: at least the largest page (100), so a page spans two at most; and no more, as
+# ministack's Query costs grow with the partition it reads (on DynamoDB a key range costs only its items).
+BLOCK_SIZE = 100
 COUNTERS = "COUNTERS"
 ALL = "ALL"
 ORDINAL_DIGITS = 12
@@ -60,8 +62,8 @@ def ordinal_attribute(name: str) -> str:
 
 
 def block_partition(name: str, ordinal: int) -> str:
-    """The index partition holding this ordinal of the list."""
-    return f"{'SESSIONS' if name == ALL else name}#{ordinal // BLOCK_SIZE}"
+    """The index partition holding this ordinal of the list: ordinals 1 to BLOCK_SIZE in block 0, and so on."""
+    return f"{'SESSIONS' if name == ALL else name}#{(ordinal - 1) // BLOCK_SIZE}"
 
 
 def sort_key(ordinal: int) -> str:

@@ -42,15 +42,15 @@ def test_pages_cover_every_ordinal_once_newest_first():
     assert seen == list(range(count, 0, -1))
 
 
-def test_a_block_holds_a_thousand_ordinals_and_each_list_has_its_own_index_partition():
-    assert BLOCK_SIZE == 1000
-    assert [block_partition(ALL, ordinal) for ordinal in (1, 999, 1000, 2500)] == [
+def test_a_block_holds_a_hundred_ordinals_and_each_list_has_its_own_index_partition():
+    assert BLOCK_SIZE == 100
+    assert [block_partition(ALL, ordinal) for ordinal in (1, 100, 101, 250)] == [
         "SESSIONS#0",
         "SESSIONS#0",
         "SESSIONS#1",
         "SESSIONS#2",
     ]
-    assert index_keys(group_list(3), 1001) == {"GSI1PK": "GROUP#3#1", "GSI1SK": "000000001001", "group_ordinal": 1001}
+    assert index_keys(group_list(3), 1001) == {"GSI1PK": "GROUP#3#10", "GSI1SK": "000000001001", "group_ordinal": 1001}
     assert index_keys(activity_list(1), 7) == {
         "GSI3PK": "ACTIVITY#1#0",
         "GSI3SK": "000000000007",
