@@ -1,6 +1,7 @@
 """The local DynamoDB server (ministack) on loopback: its port, starting, probing and stopping it; shared by
 `make dev`, `make seed`, `make loadtest` and the tests."""
 
+import ctypes
 import http.client
 import json
 import os
@@ -16,6 +17,14 @@ import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
+# ministack with a journal of its DynamoDB writes (scripts/durable_ministack.py), run by ministack's interpreter.
+DURABLE_MINISTACK = [
+    str(ROOT / ".venv-ministack" / "bin" / "python"),
+    "-I",
+    str(ROOT / "scripts" / "durable_ministack.py"),
+]
+LOCKED_EXIT = 75  # durable_ministack's exit code when another server holds the state folder
+PR_SET_PDEATHSIG = 1
 LOCAL_DIR = ROOT / ".ministack"  # make dev's ministack: state/, ministack.log and tmp/ (all git-ignored)
 DEFAULT_DYNAMODB_PORT = 4566
 LOCAL_TABLE = "study-portal-local"
@@ -99,13 +108,38 @@ def dynamodb_client(endpoint: str) -> Any:
     return local_client("dynamodb", endpoint)
 
 
+def die_with(parent: int) -> Any:
+    """A Popen preexec_fn: the child gets SIGTERM (and so saves its state) when `parent` dies, even by SIGKILL.
+
+    Linux's PR_SET_PDEATHSIG; elsewhere nothing, and the next `make dev` stops the orphans by their recorded PIDs."""
+
+    def preexec() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def start_ministack(
-    *, port: int, log_path: Path, state_dir: Path | None = None, services: str = "dynamodb", enforce_iam: bool = False
+    *,
+    port: int,
+    log_path: Path,
+    state_dir: Path | None = None,
+    services: str = "dynamodb",
+    enforce_iam: bool = False,
+    die_with_parent: bool = False,
 ) -> subprocess.Popen:
     """Start ministack on 127.0.0.1:port in its own session; persist state to state_dir if given.
 
+    With a state_dir, the durable ministack: every DynamoDB write journalled as it is answered, so a crash loses
+    none, and the folder locked while it runs (scripts/durable_ministack.py).
     Its temporary files (a PID file, Lambda code) go to a tmp/ folder beside its log, not the system's.
-    With enforce_iam, ministack checks every call against IAM (AUTH=true), a Lambda's calls against its role."""
+    With enforce_iam, ministack checks every call against IAM (AUTH=true), a Lambda's calls against its role.
+    With die_with_parent, it stops when this process dies."""
     scratch = log_path.parent / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     env = {
@@ -122,28 +156,43 @@ def start_ministack(
     }
     if enforce_iam:
         env["AUTH"] = "true"
+    command = [str(MINISTACK)]
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
         env.update(PERSIST_STATE="1", STATE_DIR=str(state_dir))
+        command = DURABLE_MINISTACK
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [str(MINISTACK)],
+            command,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with(os.getpid()) if die_with_parent else None,
         )
 
 
-def wait_until_ready(*, port: int, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+def last_line(path: Path) -> str:
+    """A log's last non-empty line, to quote in a message."""
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+def wait_until_ready(
+    *, port: int, process: subprocess.Popen | None = None, timeout: float = 30.0, log_path: Path | None = None
+) -> None:
     """Poll ministack's health endpoint until it answers.
 
-    Raises LocalServerError if the process dies first or the timeout passes."""
+    Raises LocalServerError if the process dies first (quoting its log's last line) or the timeout passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise LocalServerError(f"ministack exited with code {process.returncode} before it was ready")
+            why = f": {last_line(log_path)}" if log_path is not None and last_line(log_path) else ""
+            raise LocalServerError(f"ministack exited with code {process.returncode} before it was ready{why}")
         if answers_as_ministack(port):
             return
         time.sleep(0.1)
