@@ -1,10 +1,17 @@
 """`make dev`: ministack on loopback, the table created and seeded, then `chalice local --stage local`.
 
 SIGINT or SIGTERM, once or repeatedly, to this script or to its whole process group (make's included), stops
-both servers: the signal handler only records the request, and the shutdown below always runs to its end."""
+both servers: the signal handler only records the request, and the shutdown below always runs to its end.
+
+What keeps a learner's history safe: ministack journals every write (scripts/durable_ministack.py) and locks its
+state folder; both servers get SIGTERM if this script dies, even by SIGKILL; their PIDs are recorded in
+<data dir>/servers.json, so the next `make dev` stops any that outlived a killed one; a ministack that dies while
+serving is restarted on its saved state; and this script stops when make, its parent, is gone."""
 
 import argparse
 import contextlib
+import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -23,8 +30,10 @@ from scripts.local_stack import (
     ROOT,
     LocalServerError,
     answers_as_ministack,
+    die_with,
     dynamodb_port,
     endpoint_url,
+    last_line,
     local_environment,
     next_free_port,
     parse_port,
@@ -37,6 +46,9 @@ from scripts.seed import seed_table
 
 DEFAULT_PORT = 5000  # the port the portal's React frontend and Typing Tutor call
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SERVERS_FILE = "servers.json"  # in the data folder: the PIDs of the make dev using it and of its servers
+# A ministack that dies is restarted on its saved state, unless it dies this often: then something is wrong.
+RESTARTS, RESTART_WINDOW = 3, 60.0
 
 
 class StopRequest:
@@ -53,16 +65,28 @@ class StopRequest:
         return self.requested
 
 
-def port_taken_message(*, port: int, dynamodb: bool) -> str:
+def second_instance_hint(*, port: int, dynamodb_port: int) -> str:
+    """How to run another `make dev` beside a running one: a data folder and ports of its own."""
+    return (
+        f"`DATA_DIR=.ministack-2 PORT={next_free_port(port)} DYNAMODB_PORT={next_free_port(dynamodb_port)} make dev`"
+        " (a second history, in .ministack-2/)"
+    )
+
+
+def port_taken_message(*, port: int, dynamodb: bool, api_port: int = DEFAULT_PORT) -> str:
     """Why `make dev` cannot start on a taken port, and the variable that moves it."""
     if dynamodb:
         if answers_as_ministack(port):
-            holder = "a ministack already answers there: is another `make dev` running? Stop it, or"
-        else:
-            holder = "another program holds it (LocalStack listens there too):"
+            return (
+                f"port {port}, which `make dev` wants for its local DynamoDB server (ministack), is in use on "
+                f"127.0.0.1 by a ministack: is another `make dev` running, in this checkout or another? Stop it "
+                f"(Ctrl-C in its terminal), or run this one beside it with a folder and ports of its own: "
+                f"{second_instance_hint(port=api_port, dynamodb_port=port)}"
+            )
         return (
             f"port {port}, which `make dev` wants for its local DynamoDB server (ministack), is in use on "
-            f"127.0.0.1; {holder} run `DYNAMODB_PORT={next_free_port(port)} make dev` to use another port"
+            f"127.0.0.1 by another program (LocalStack listens there too): run `DYNAMODB_PORT={next_free_port(port)}"
+            " make dev` to use another port"
         )
     airplay = (
         " (on macOS, often the AirPlay Receiver: System Settings > General > AirDrop & Handoff)"
@@ -115,6 +139,7 @@ def start_chalice_local(*, port: int, dynamodb_port: int, table: str, log_path: 
             ],
             cwd=ROOT,
             start_new_session=True,
+            preexec_fn=die_with(os.getpid()),
             stdin=subprocess.DEVNULL,
             stdout=log if log_path else None,
             stderr=subprocess.STDOUT if log_path else None,
@@ -140,26 +165,128 @@ def _say(message: str, *, error: bool = False) -> None:
         print(message, file=sys.stderr if error else sys.stdout, flush=True)
 
 
+def record_servers(data_dir: Path, **pids: int | None) -> None:
+    """Write <data dir>/servers.json (atomically): this script's PID, its ports and its servers' PIDs."""
+    path = data_dir / SERVERS_FILE
+    fresh = path.with_suffix(".tmp")
+    fresh.write_text(json.dumps({"make_dev": os.getpid(), **pids}))
+    os.replace(fresh, path)
+
+
+def recorded_servers(data_dir: Path) -> dict[str, int | None]:
+    try:
+        recorded = json.loads((data_dir / SERVERS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def runs(pid: int | None, marker: str) -> bool:
+    """Whether process `pid` is alive and runs our `marker` (a script's name) from this checkout: a recorded PID may
+    since have been given to another program, which must not be stopped."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        folder = os.readlink(f"/proc/{pid}/cwd")
+    except FileNotFoundError:
+        return False  # no such process
+    except OSError:  # no /proc (macOS), or not ours to look at
+        result = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
+        command, folder = result.stdout, str(ROOT)
+    return marker in command and (str(ROOT) in command or Path(folder) == ROOT)
+
+
+def state_locked(state_dir: Path) -> bool:
+    """Whether a server holds the state folder's lock (scripts/durable_ministack.py takes it)."""
+    try:
+        with open(state_dir / "lock", "rb") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
+
+
+def claim_data_dir(data_dir: Path, *, port: int, dynamodb_port: int) -> None:
+    """Make the data folder this `make dev`'s: refuse while another `make dev` uses it; stop the servers a killed
+    one left behind (SIGTERM: ministack saves its state), found by the PIDs it recorded."""
+    recorded = recorded_servers(data_dir)
+    other = recorded.get("make_dev")
+    if other != os.getpid() and runs(other, "scripts.dev"):
+        raise LocalServerError(
+            f"another `make dev` (PID {other}, http://127.0.0.1:{recorded.get('port')}) is using {data_dir}: stop it "
+            f"(Ctrl-C in its terminal), or run this one beside it with a folder and ports of its own: "
+            f"{second_instance_hint(port=port, dynamodb_port=dynamodb_port)}"
+        )
+    orphans = {
+        name: pid
+        for name, pid, marker in (
+            ("ministack", recorded.get("ministack"), "durable_ministack"),
+            ("chalice local", recorded.get("chalice"), "scripts.chalice_local"),
+        )
+        if runs(pid, marker)
+    }
+    if orphans:
+        _say(
+            "stopping the servers a killed `make dev` left running on this data folder: "
+            + ", ".join(f"{name} (PID {pid})" for name, pid in orphans.items())
+        )
+        for pid in orphans.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)  # each leads a session of its own: its pgid is its PID
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(runs(pid, "") for pid in orphans.values()):
+            time.sleep(0.1)
+        for pid in orphans.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # the journal holds every write ministack answered
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / SERVERS_FILE).unlink()
+    if state_locked(data_dir / "state"):
+        raise LocalServerError(
+            f"another server holds {data_dir / 'state'} (its lock file): stop it, or run this `make dev` with a "
+            f"folder and ports of its own: {second_instance_hint(port=port, dynamodb_port=dynamodb_port)}"
+        )
+
+
 def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> int:
-    """Start ministack and chalice local, serve until a stop is requested or chalice local exits, then stop both."""
+    """Start ministack and chalice local, serve until a stop is requested, chalice local exits or make is gone,
+    restarting ministack if it dies, then stop both."""
     started = time.monotonic()
+    parent = os.getppid()
     if port == dynamodb_port:
         raise LocalServerError(f"PORT and DYNAMODB_PORT are both {port}: give the API and DynamoDB a port each")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    claim_data_dir(data_dir, port=port, dynamodb_port=dynamodb_port)
     for taken, dynamodb in ((dynamodb_port, True), (port, False)):
         if port_in_use(taken):
-            raise LocalServerError(port_taken_message(port=taken, dynamodb=dynamodb))
+            raise LocalServerError(port_taken_message(port=taken, dynamodb=dynamodb, api_port=port))
     log_path = data_dir / "ministack.log"
-    ministack = start_ministack(port=dynamodb_port, log_path=log_path, state_dir=data_dir / "state")
+
+    def start_dynamodb() -> subprocess.Popen:
+        server = start_ministack(
+            port=dynamodb_port, log_path=log_path, state_dir=data_dir / "state", die_with_parent=True
+        )
+        record_servers(data_dir, ministack=server.pid, chalice=None, port=port, dynamodb_port=dynamodb_port)
+        return server
+
+    ministack = start_dynamodb()
     chalice = None
+    restarts: list[float] = []
     try:
         # Even when a stop is requested meanwhile: ministack loads its saved state as it starts, and a stop in the
         # middle of that could save a partial copy over it.
-        wait_until_ready(port=dynamodb_port, process=ministack)
+        wait_until_ready(port=dynamodb_port, process=ministack, log_path=log_path)
         if stop:
             return 0
         _say(f"ministack on {endpoint_url(dynamodb_port)} (state in {data_dir / 'state'}, log in {log_path})")
         _say(seed_table(endpoint=endpoint_url(dynamodb_port), table_name=LOCAL_TABLE))
         chalice = start_chalice_local(port=port, dynamodb_port=dynamodb_port, table=LOCAL_TABLE)
+        record_servers(data_dir, ministack=ministack.pid, chalice=chalice.pid, port=port, dynamodb_port=dynamodb_port)
         wait_for_http(port, chalice, stop)
         if stop:
             return 0
@@ -170,12 +297,30 @@ def run(*, port: int, dynamodb_port: int, data_dir: Path, stop: StopRequest) -> 
         while not stop:
             if chalice.poll() is not None:
                 raise LocalServerError(f"chalice local exited with code {chalice.returncode}")
+            if ministack.poll() is not None:
+                now = time.monotonic()
+                restarts = [when for when in restarts if now - when < RESTART_WINDOW] + [now]
+                said = last_line(log_path)
+                why = f"ministack exited with code {ministack.returncode}" + (f" ({said})" if said else "")
+                if len(restarts) > RESTARTS:
+                    raise LocalServerError(f"{why}, {len(restarts)} times in a minute: stopping; see {log_path}")
+                _say(f"{why}: restarting it on its saved state (every write it answered is kept)", error=True)
+                ministack = start_dynamodb()
+                wait_until_ready(port=dynamodb_port, process=ministack, log_path=log_path)
+                record_servers(
+                    data_dir, ministack=ministack.pid, chalice=chalice.pid, port=port, dynamodb_port=dynamodb_port
+                )
+            if os.getppid() != parent:
+                _say("make, which started this `make dev`, is gone: stopping")
+                break
             time.sleep(0.2)
         return 0
     finally:
         if chalice is not None:
             stop_chalice_local(chalice)
         stop_ministack(ministack)
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / SERVERS_FILE).unlink()
         _say("stopped chalice local and ministack")
 
 

@@ -82,6 +82,7 @@ def start(dev_place) -> subprocess.Popen:
 def make(*arguments: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a make target of the project as a developer would, with a clean environment unless given."""
     env = env if env is not None else {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+    env = {**env, "TMPDIR": os.environ["TMPDIR"]}  # the run's own temp folder (scripts/pytest_plugin.py)
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(ROOT), *arguments],
         env=env,
@@ -184,9 +185,13 @@ def test_make_dev_with_the_dynamodb_port_held_by_another_program_says_how_to_mov
     assert not port_in_use(dev_place.port)
 
 
-def test_make_dev_with_a_ministack_already_on_its_port_asks_whether_make_dev_runs(dev_place, ministack_port):
+def test_make_dev_with_a_ministack_already_on_its_port_asks_whether_make_dev_runs_and_how_to_run_beside_it(
+    dev_place, ministack_port
+):
     line, took = dev_refusal(dev_place, DYNAMODB_PORT=ministack_port)
-    assert "is another `make dev` running?" in line and re.search(r"`DYNAMODB_PORT=\d+ make dev`", line)
+    assert "is another `make dev` running" in line
+    # Beside it means a data folder of its own as well as ports: two servers on one state overwrite each other.
+    assert re.search(r"`DATA_DIR=\.ministack-2 PORT=\d+ DYNAMODB_PORT=\d+ make dev`", line)
     assert took < 5
 
 
