@@ -1,6 +1,7 @@
 """Stage configuration, the retry budget, and what importing the app does (the deployed role: test_template.py)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -75,5 +76,10 @@ def test_importing_the_app_creates_no_aws_client_and_needs_no_configuration():
         "assert boto3.DEFAULT_SESSION is None; "
         "assert app.app.debug is False"
     )
-    env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "TMPDIR": os.environ["TMPDIR"],
+    }
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
