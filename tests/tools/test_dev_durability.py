@@ -67,6 +67,21 @@ def served_history(port: int, written: dict[int, int]) -> dict[int, int | None]:
     return served
 
 
+@pytest.fixture
+def launch(dev_place):
+    """Start `make dev` in the test's place; whatever is still running at the end is stopped."""
+    started: list[subprocess.Popen] = []
+
+    def launch() -> subprocess.Popen:
+        started.append(start(dev_place))
+        return started[-1]
+
+    yield launch
+    for dev in started:
+        if dev.poll() is None:
+            stop_dev_server(dev)
+
+
 def kill_everything(dev: subprocess.Popen, dev_place) -> None:
     """SIGKILL to make, make dev and both servers at once, as an out-of-memory kill or a power cut would."""
     pids = servers(dev_place)
@@ -77,20 +92,20 @@ def kill_everything(dev: subprocess.Popen, dev_place) -> None:
     wait_until(lambda: not alive(pids["ministack"]) and not alive(pids["chalice"]))
 
 
-def test_a_sigkill_of_every_process_loses_no_write_make_dev_answered(dev_place):
-    dev = start(dev_place)
+def test_a_sigkill_of_every_process_loses_no_write_make_dev_answered(dev_place, launch):
+    dev = launch()
     written = write_history(dev_place.port)
     kill_everything(dev, dev_place)  # at once: not even a second for a snapshot
 
-    dev = start(dev_place)
+    dev = launch()
     try:
         assert served_history(dev_place.port, written) == written
     finally:
         stop_dev_server(dev)
 
 
-def test_when_make_dev_alone_is_killed_its_servers_stop_and_save_and_the_next_one_starts(dev_place):
-    dev = start(dev_place)
+def test_when_make_dev_alone_is_killed_its_servers_stop_and_save_and_the_next_one_starts(dev_place, launch):
+    dev = launch()
     written = write_history(dev_place.port, sessions=1)
     pids = servers(dev_place)
     os.killpg(dev.pid, signal.SIGKILL)  # make and make dev; the servers lead sessions of their own
@@ -98,7 +113,7 @@ def test_when_make_dev_alone_is_killed_its_servers_stop_and_save_and_the_next_on
     wait_until(lambda: not alive(pids["ministack"]) and not alive(pids["chalice"]))
     assert not port_in_use(dev_place.port) and not port_in_use(dev_place.dynamodb_port)
 
-    dev = start(dev_place)
+    dev = launch()
     try:
         assert served_history(dev_place.port, written) == written
     finally:
@@ -112,7 +127,7 @@ def dead_pid() -> int:
     return finished.pid
 
 
-def test_the_next_make_dev_stops_the_servers_a_killed_one_left_running_and_keeps_their_data(dev_place):
+def test_the_next_make_dev_stops_the_servers_a_killed_one_left_running_and_keeps_their_data(dev_place, launch):
     # What a killed make dev leaves where its servers cannot notice (no PR_SET_PDEATHSIG, as on macOS): its
     # ministack still running on the data folder, its PIDs recorded.
     dev_place.data_dir.mkdir(parents=True)
@@ -121,27 +136,29 @@ def test_the_next_make_dev_stops_the_servers_a_killed_one_left_running_and_keeps
         log_path=dev_place.data_dir / "ministack.log",
         state_dir=dev_place.data_dir / "state",
     )
-    wait_until_ready(port=dev_place.dynamodb_port, process=orphan)
-    client = dynamodb_client(endpoint_url(dev_place.dynamodb_port))
-    client.create_table(
-        TableName="left-behind",
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.put_item(TableName="left-behind", Item={"k": {"S": "written before the crash"}})
-    recorded = {"make_dev": dead_pid(), "ministack": orphan.pid, "chalice": None}
-    (dev_place.data_dir / SERVERS_FILE).write_text(json.dumps(recorded))
-
-    dev = start(dev_place)
     try:
-        assert orphan.poll() == 0  # stopped by SIGTERM, cleanly
-        item = dynamodb_client(endpoint_url(dev_place.dynamodb_port)).get_item(
-            TableName="left-behind", Key={"k": {"S": "written before the crash"}}
+        wait_until_ready(port=dev_place.dynamodb_port, process=orphan)
+        client = dynamodb_client(endpoint_url(dev_place.dynamodb_port))
+        client.create_table(
+            TableName="left-behind",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
         )
-        assert "Item" in item
+        client.put_item(TableName="left-behind", Item={"k": {"S": "written before the crash"}})
+        recorded = {"make_dev": dead_pid(), "ministack": orphan.pid, "chalice": None}
+        (dev_place.data_dir / SERVERS_FILE).write_text(json.dumps(recorded))
+
+        dev = launch()
+        try:
+            assert orphan.poll() == 0  # stopped by SIGTERM, cleanly
+            item = dynamodb_client(endpoint_url(dev_place.dynamodb_port)).get_item(
+                TableName="left-behind", Key={"k": {"S": "written before the crash"}}
+            )
+            assert "Item" in item
+        finally:
+            stop_dev_server(dev)
     finally:
-        stop_dev_server(dev)
         stop_ministack(orphan)
     output = dev_place.log_path.read_text()
     assert (
@@ -150,8 +167,8 @@ def test_the_next_make_dev_stops_the_servers_a_killed_one_left_running_and_keeps
     )
 
 
-def test_a_ministack_that_dies_while_make_dev_runs_is_restarted_on_its_state_with_one_line(dev_place):
-    dev = start(dev_place)
+def test_a_ministack_that_dies_while_make_dev_runs_is_restarted_on_its_state_with_one_line(dev_place, launch):
+    dev = launch()
     try:
         written = write_history(dev_place.port, sessions=2)
         first = servers(dev_place)["ministack"]
@@ -167,15 +184,15 @@ def test_a_ministack_that_dies_while_make_dev_runs_is_restarted_on_its_state_wit
         "ministack exited with code -9: restarting it on its saved state (every write it answered is kept)"
     ]
 
-    dev = start(dev_place)
+    dev = launch()
     try:
         assert served_history(dev_place.port, written) == written
     finally:
         stop_dev_server(dev)
 
 
-def test_a_second_make_dev_on_the_same_data_folder_is_refused_and_told_how_to_run_beside_it(dev_place):
-    dev = start(dev_place)
+def test_a_second_make_dev_on_the_same_data_folder_is_refused_and_told_how_to_run_beside_it(dev_place, launch):
+    dev = launch()
     try:
         result = make(
             "dev", f"PORT={free_port()}", f"DYNAMODB_PORT={free_port()}", f"ARGS=--data-dir {dev_place.data_dir}"
@@ -302,7 +319,10 @@ def test_a_last_journal_line_cut_short_by_a_power_cut_is_dropped_and_every_whole
 
 def test_a_second_server_on_a_locked_state_folder_exits_saying_so(durable):
     second = start_ministack(port=free_port(), log_path=durable.folder / "second.log", state_dir=durable.state)
-    assert second.wait(timeout=30) == 75
+    try:
+        assert second.wait(timeout=30) == 75
+    finally:
+        stop_ministack(second)
     assert "another server holds" in (durable.folder / "second.log").read_text()
     durable.add(1)  # the first one still serves its state
     assert durable.count() == 1
