@@ -16,8 +16,8 @@ BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 
 .DEFAULT_GOAL := help
-.PHONY: help install local dev seed seed-stack import check test e2e lint-template package deploy destroy loadtest \
-	costs bench clean
+.PHONY: help install local dev seed seed-stack import reset check test e2e lint-template package deploy destroy \
+	loadtest costs bench clean clean-data
 
 ## list the targets (this page)
 help:
@@ -25,7 +25,7 @@ help:
 		printf "  make %-14s %s\n", t[1], text}; text=""}' $(MAKEFILE_LIST)
 	@echo "Variables: PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) STAGE=$(STAGE) (e.g. PORT=8000 make dev)"
 
-## create the virtualenvs (.venv*); the first time takes about 1.5 minutes
+## create the virtualenvs (.venv*), the first time only
 install: $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed
 ## create only what make dev needs: .venv and .venv-ministack (not the AWS CLI)
 local: $(VENV)/.installed $(MINISTACK_VENV)/.installed
@@ -48,9 +48,9 @@ $(DEPLOY_VENV)/.installed: requirements-deploy.txt
 	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
 	touch $@
 
-## serve the API on http://127.0.0.1:5000 (PORT=) with seeded data in ministack (DYNAMODB_PORT=, 4566)
+## serve the API on http://127.0.0.1:5000 (PORT=) with seeded data in ministack (DYNAMODB_PORT=, DATA_DIR=.ministack)
 dev: local
-	@$(PY) -m scripts.dev --port $(PORT) $(ARGS)
+	@$(PY) -m scripts.dev --port $(PORT) $(if $(DATA_DIR),--data-dir '$(DATA_DIR)') $(ARGS)
 
 ## create the local table if missing and load the seed data (idempotent)
 seed: local
@@ -69,6 +69,11 @@ import: local
 		$(if $(GROUP),--group '$(GROUP)') $(if $(TIMEZONE),--timezone '$(TIMEZONE)') \
 		$(if $(filter command line,$(origin STACK)),--stack '$(STACK)')
 
+## empty make dev's table as the Settings page's reset does; STACK= a deployed stack's (a -prod one: YES_PROD=true)
+reset: local
+	@$(PY) -m scripts.reset $(if $(filter command line,$(origin STACK)),--stack '$(STACK)') \
+		$(if $(filter true,$(YES_PROD)),--yes-prod)
+
 ## lint, format check, types and the unit tests: the inner loop (under a minute)
 check: local
 	$(PY) -m ruff check .
@@ -76,7 +81,7 @@ check: local
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests/unit
 
-## make check, then every test: moto, ministack, make dev, template lint, e2e deploy (about 10 minutes)
+## make check, then every test: moto, ministack, make dev, template lint, e2e deploy (under 12 minutes)
 test: install check lint-template
 	$(PY) -m pytest
 
@@ -90,8 +95,8 @@ lint-template: install
 	@$(MAKE) --no-print-directory package STAGE=prod BUILD=build/lint/prod
 	$(DEPLOY_VENV)/bin/cfn-lint build/lint/dev/sam.yaml build/lint/prod/sam.yaml
 
-## write build/STAGE/sam.yaml and its code zip (STAGE=dev|prod)
-package: install
+## write build/STAGE/sam.yaml and its code zip (STAGE=dev|prod); needs only .venv
+package: $(VENV)/.installed
 	@$(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD)
 
 ## deploy STAGE, its code in BUCKET (prod needs CORS_ORIGIN=https://...; ALLOW_RESET=true lets prod reset); print the URL
@@ -120,7 +125,7 @@ destroy: install
 loadtest: local
 	@$(PY) -m scripts.loadtest $(ARGS)
 
-## DynamoDB requests and capacity of each route (moto, ministack), and the reset of 1,000 sessions (about 20 s)
+## DynamoDB requests and capacity of each route (moto, ministack), and the reset of 1,000 sessions
 costs: local
 	@$(PY) -m bench.costs $(ARGS)
 
@@ -128,6 +133,11 @@ costs: local
 bench: local
 	@$(PY) -m bench.run $(ARGS)
 
-## remove the virtualenvs, build outputs, test scratch and make dev's saved data
+## remove the virtualenvs, build outputs and test scratch; keeps make dev's data (.ministack/: make clean-data)
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) .ministack .tmp .pytest_cache .hypothesis .mypy_cache .ruff_cache build
+	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) .tmp .pytest_cache .hypothesis .mypy_cache .ruff_cache build
+
+## delete make dev's data (.ministack/: every local session and review, imported ones too)
+clean-data:
+	@echo "deleting .ministack/: make dev's local history (every session and review); the next make dev seeds afresh"
+	rm -rf .ministack
