@@ -1,6 +1,8 @@
 """The README is a user's page: short, and every curl in it answers what it says against a real `make dev`."""
 
+import json
 import re
+import sqlite3
 import subprocess
 
 from app import app
@@ -72,3 +74,73 @@ def test_the_readmes_endpoint_table_lists_every_route():
     for path, methods in app.routes.items():
         for method in set(methods) - {"OPTIONS"}:
             assert f"`{method} {re.sub(r'{[a-z_]+}', '{id}', path)}" in table, (method, path)
+
+
+BENCH = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
+
+
+def bench_row(label: str) -> list[str]:
+    performance = README.split("## Performance", 1)[1]
+    [row] = [line for line in performance.splitlines() if line.startswith(f"| {label}")]
+    return [cell.strip() for cell in row.strip("|").split("|")]
+
+
+def test_the_readmes_bench_table_shows_the_bench_jsons_figures():
+    routes = BENCH["routes"]
+    post = bench_row("`POST /study_sessions`")
+    assert post[3] == f"{BENCH['post_p50_ms']:.1f} ms" and post[4].startswith(f"{BENCH['post_p50_ratio_to_putitem']}")
+    reviews = bench_row("a review of one word")
+    one, three = (
+        routes["POST /study_sessions/{id}/review (one)"],
+        routes["POST /study_sessions/{id}/review (batch of 3)"],
+    )
+    assert reviews[3] == f"{one['p50_ms']:.1f} / {three['p50_ms']:.1f} ms"
+    reads = bench_row("`GET /study_sessions/{id}`")
+    single, page = routes["GET /study_sessions/{id}"], routes["GET /api/study-sessions/{id}"]
+    assert reads[3] == f"{single['p50_ms']:.1f} / {page['p50_ms']:.1f} ms"
+    cold = bench_row("cold start")
+    assert cold[3] == f"{BENCH['cold_start_ms']:.0f} ms" and f"{BENCH['cold_start_floor_ms']:.0f} ms" in cold[4]
+    package = bench_row("the code package")
+    assert package[3] == (
+        f"{BENCH['package_bytes'] / 1024:.0f} KB, {BENCH['package_files']} files; {BENCH['warm_peak_rss_mib']:.0f} MiB"
+    )
+
+
+# A limit ("under 12 minutes", "at most 20 s") is a promise, not a measurement.
+FIGURE = re.compile(r"(?<!under )(?<!at most )\b\d[\d,.]*\s?(?:ms|s|min|minutes|KB|MB|MiB|tests)\b")
+
+
+def prose(text: str) -> str:
+    """Text outside tables and code blocks: where a figure would be a copy of one measured elsewhere."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return "\n".join(line for line in text.splitlines() if not line.startswith("|"))
+
+
+def test_per_run_figures_are_not_copied_into_the_readmes_prose_or_make_help():
+    # The bench's JSON and the README's table hold them; the budgets (under 12 minutes, under a minute) are not
+    # measurements but promises, and are stated in words.
+    assert FIGURE.findall(prose(README)) == []
+    help_text = subprocess.run(
+        ["make", "-C", str(ROOT), "--no-print-directory", "help"], capture_output=True, text=True
+    )
+    assert FIGURE.findall(help_text.stdout) == []
+
+
+def test_make_help_and_the_readme_state_the_same_budgets():
+    help_lines = subprocess.run(
+        ["make", "-C", str(ROOT), "--no-print-directory", "help"], capture_output=True, text=True
+    ).stdout.splitlines()
+    for target, budget in (("test", "under 12 minutes"), ("check", "under a minute")):
+        [line] = [line for line in help_lines if line.split()[:2] == ["make", target]]
+        [readme_line] = [line for line in README.splitlines() if line.startswith(f"make {target} ")]
+        assert budget in line and budget in readme_line, (line, readme_line)
+
+
+def test_the_readmes_sample_flask_database_command_builds_one_make_import_reads(tmp_path):
+    [line] = [line for line in README.splitlines() if "scripts.flask_sample" in line]
+    command = line.split("#")[0].replace("--out sample.db", f"--out {tmp_path / 'sample.db'}")
+    result = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "sample.db") as db:
+        assert db.execute("SELECT count(*) FROM study_sessions").fetchone()[0] > 0
+        assert db.execute("SELECT count(*) FROM word_review_items").fetchone()[0] == 1000
