@@ -3,6 +3,7 @@ original schema (scripts/flask_sample.py); most tests run on moto, the key ones 
 
 import json
 import math
+import os
 import sqlite3
 import subprocess
 from contextlib import closing
@@ -711,7 +712,7 @@ def make(*arguments: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=30,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "TMPDIR": os.environ["TMPDIR"]},
     )
 
 
