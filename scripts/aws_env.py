@@ -1,12 +1,39 @@
 """Keeping the caller's AWS settings out of what runs locally: `make dev`, `make bench`, `make costs`, the tests and
 e2e talk to emulators only, with placeholder credentials, whatever profile, endpoint or region the shell has.
-Tools that do call AWS (`make seed-stack`, `make import STACK=`) use the caller's settings, and only when a stack is
-named on the command line."""
+Tools that do call AWS (`make seed-stack`, `make import STACK=`, `make reset STACK=`) use the caller's settings, and
+only when a stack is named on the command line: their clients come from caller_client."""
 
 import os
 from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
 
 REGION = "us-east-1"
+
+
+class RegionMissingError(Exception):
+    """The caller's AWS settings name no region; the message says what to set."""
+
+
+def caller_region() -> str:
+    """The caller's region as the newer AWS SDKs and the AWS CLI find it: AWS_REGION, then AWS_DEFAULT_REGION, then
+    the profile's `region` (AWS_PROFILE's, in AWS_CONFIG_FILE). boto3 1.x reads only the last two."""
+    # botocore's default session resolves AWS_DEFAULT_REGION and the profile's region (AWS_PROFILE, config file).
+    region = os.environ.get("AWS_REGION") or boto3._get_default_session().region_name
+    if not region:
+        raise RegionMissingError(
+            "no AWS region is set: set AWS_REGION (e.g. AWS_REGION=eu-central-1), or a region in your AWS profile"
+        )
+    return str(region)
+
+
+def caller_client(service: str, *, config: Config | None = None) -> Any:
+    """A client of one AWS service with the caller's settings (profile, credentials, endpoint) and caller_region's
+    region; a RegionMissingError, before any request, if none is set."""
+    # The default session, so a profile's settings and event handlers registered on it apply to the client.
+    return boto3.client(service, region_name=caller_region(), config=config)
 
 
 def is_caller_aws(name: str) -> bool:

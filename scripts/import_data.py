@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.store import StudyRepository
 from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
 from chalicelib.store.table import create_table_if_missing
+from scripts.aws_env import RegionMissingError, caller_client
 from scripts.flask_import import (
     ImportInterruptedError,
     InvalidSourceError,
@@ -45,6 +45,7 @@ _FAILURES = (
     ImportInterruptedError,
     VerificationError,
     LocalServerError,
+    RegionMissingError,
     DatabaseBusyError,
     DatabaseUnavailableError,
     BotoCoreError,
@@ -63,7 +64,7 @@ def target_repository(*, stack: str | None) -> Iterator[tuple[StudyRepository, s
     if stack:
         table = stack_table(stack=stack)
         yield (
-            StudyRepository(client=boto3.client("dynamodb", config=_STACK_CONFIG), table_name=table),
+            StudyRepository(client=caller_client("dynamodb", config=_STACK_CONFIG), table_name=table),
             f"table {table} of stack {stack}",
         )
         return

@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.store import StudyRepository
 from chalicelib.store.table import create_table_if_missing
+from scripts.aws_env import RegionMissingError, caller_client
 from scripts.local_stack import (
     LOCAL_DIR,
     LOCAL_TABLE,
@@ -38,15 +38,15 @@ def seed_table(*, endpoint: str, table_name: str) -> str:
 
 
 def stack_table(*, stack: str) -> str:
-    """The name of the table of a stack `make deploy` created (its output TableName)."""
-    [described] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    """The name of the table of a stack `make deploy` created (its output TableName), with the caller's settings."""
+    [described] = caller_client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
     return next(output["OutputValue"] for output in described["Outputs"] if output["OutputKey"] == "TableName")
 
 
 def seed_stack(*, stack: str) -> str:
     """Write the seed items into the table of a stack `make deploy` created, and say what was done."""
     table = stack_table(stack=stack)
-    written = load_seed(StudyRepository(client=boto3.client("dynamodb"), table_name=table))
+    written = load_seed(StudyRepository(client=caller_client("dynamodb"), table_name=table))
     return f"table {table} of stack {stack}: {written} seed items written"
 
 
@@ -80,15 +80,15 @@ def seed_local() -> str:
         return f"{seed_table(endpoint=endpoint, table_name=LOCAL_TABLE)} ({time.monotonic() - started:.2f} s)"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stack", help="seed this deployed stack's table instead of the local one")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     command = "make seed-stack" if args.stack else "make seed"
     try:
         print(seed_stack(stack=args.stack) if args.stack else seed_local())
-    except (LocalServerError, BotoCoreError, ClientError) as exc:
-        # Missing credentials or region, an unknown stack, access denied: botocore's own one-line message.
+    except (LocalServerError, RegionMissingError, BotoCoreError, ClientError) as exc:
+        # No region set (ours), missing credentials, an unknown stack, access denied: botocore's own one-line message.
         print(f"{command}: {exc}", file=sys.stderr)
         return 1
     return 0
