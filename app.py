@@ -7,6 +7,7 @@ Routes live by area in chalicelib/*_routes.py:
   words_routes.py     GET /groups, /groups/{id}, /groups/{id}/words, /groups/{id}/words/raw,
                       /groups/{id}/study_sessions, /words, /words/{id}
   dashboard_routes.py GET /dashboard/recent-session, /dashboard/stats
+  service_routes.py   GET / (what the service is, where its docs are), GET /health (reads no table)
 Every path also answers the browser's CORS preflight (OPTIONS), below."""
 
 import gc
@@ -20,6 +21,7 @@ from chalicelib.catalog_routes import catalog
 from chalicelib.dashboard_routes import dashboard
 from chalicelib.logs import log_json_to_stdout, request_id
 from chalicelib.runtime import dynamodb_usage
+from chalicelib.service_routes import service
 from chalicelib.sessions_routes import sessions
 from chalicelib.web import allowed_origin, current_request, error_response
 from chalicelib.words_routes import words
@@ -30,6 +32,7 @@ app.register_blueprint(sessions)
 app.register_blueprint(catalog)
 app.register_blueprint(words)
 app.register_blueprint(dashboard)
+app.register_blueprint(service)
 
 
 def preflight(**_: str) -> Response:

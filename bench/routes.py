@@ -154,7 +154,19 @@ WORD_AND_DASHBOARD_READS = [
     ),
     DASHBOARD_STATS,
 ]
-READ_ROWS = [*SESSION_AND_ACTIVITY_READS, GROUPS, GROUP, GROUP_WORDS, GROUP_WORDS_RAW, *WORD_AND_DASHBOARD_READS]
+SERVICE_ROWS = [
+    Row("GET /", "GET", "/", "/", what="the service's index"),
+    Row("GET /health", "GET", "/health", "/health", what="the health check (reads no table)"),
+]
+READ_ROWS = [
+    *SESSION_AND_ACTIVITY_READS,
+    GROUPS,
+    GROUP,
+    GROUP_WORDS,
+    GROUP_WORDS_RAW,
+    *WORD_AND_DASHBOARD_READS,
+    *SERVICE_ROWS,
+]
 POST = Row(
     "POST /study_sessions", "POST", "/study_sessions", "/study_sessions", _create, status=201, what="create a session"
 )

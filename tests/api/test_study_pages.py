@@ -378,6 +378,8 @@ ROUTES = [
     ("GET", "/words/1"),
     ("GET", "/dashboard/recent-session"),
     ("GET", "/dashboard/stats"),
+    ("GET", "/"),
+    ("GET", "/health"),
 ]
 BODIES = {
     "/study_sessions": VALID,
