@@ -233,6 +233,8 @@ ROUTES = [
     ("GET", "/words/{id}"),
     ("GET", "/dashboard/recent-session"),
     ("GET", "/dashboard/stats"),
+    ("GET", "/"),
+    ("GET", "/health"),
 ]
 TUTOR_ROUTES = [("GET", "/groups/{id}/words/raw"), ("POST", "/study_sessions/{id}/review")]
 ID_ROUTES = [(method, path) for method, path in ROUTES if "{id}" in path]
@@ -937,6 +939,22 @@ def test_a_malformed_query_value_is_a_400(target, path, query):
     assert answer.error()
 
 
+@pytest.mark.parametrize("origin", ["http://127.0.0.1:5173", "http://127.0.0.1:8080"])
+def test_the_pages_opened_on_127_0_0_1_get_the_same_cors_grant(target, origin):
+    answered(call(target, "GET", "/groups/1/words/raw", origin=origin), 200, origin=origin)
+    preflight = send(
+        target.base_url,
+        "OPTIONS",
+        "/study_sessions/1/review",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status == 204 and preflight.headers["access-control-allow-origin"] == origin
+
+
 @pytest.mark.parametrize(
     "method, path, origin",
     [(method, path, PORTAL_ORIGIN) for method, path in ROUTES]
@@ -958,6 +976,12 @@ def test_every_route_answers_the_preflight_of_the_page_that_calls_it(target, met
     assert answer.headers["access-control-allow-origin"] == origin
     assert method in answer.headers["access-control-allow-methods"].split(", ")
     assert "content-type" in answer.headers["access-control-allow-headers"].lower()
+
+
+def test_the_index_and_the_health_check_answer_on_every_target(target):
+    index = answered(call(target, "GET", "/"), 200)
+    assert index["name"] == "study-portal" and index["health"] == "/health" and "docs/contract.md" in index["docs"]
+    assert answered(call(target, "GET", "/health"), 200) == {"status": "ok"}
 
 
 # Last in the file: reset deletes every session, so it must run after the other tests on its target.

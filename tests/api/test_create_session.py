@@ -357,6 +357,13 @@ def test_responses_to_another_origin_carry_no_cors_grant(post_session):
         ("dev", PORTAL_ORIGIN, True),
         ("local", PORTAL_ORIGIN, True),
         ("local", "http://localhost:8080", True),  # the Typing Tutor
+        # The same pages opened on 127.0.0.1, on both stages the unchanged clients use.
+        ("local", "http://127.0.0.1:5173", True),
+        ("local", "http://127.0.0.1:8080", True),
+        ("dev", "http://127.0.0.1:5173", True),
+        ("dev", "http://127.0.0.1:8080", True),
+        ("local", "http://127.0.0.1:5174", False),  # another port is another origin
+        ("local", "http://127.0.0.2:5173", False),
         ("prod", PORTAL_ORIGIN, False),  # prod's origins come only from the deployment (CorsAllowOrigins)
         ("prod", "https://portal.example.com", False),
     ],
