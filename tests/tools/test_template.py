@@ -4,6 +4,7 @@ and the code zip."""
 import compileall
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -97,7 +98,7 @@ def test_python_runs_the_packaged_bytecode_without_compiling_the_sources(package
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""},
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": "", "TMPDIR": os.environ["TMPDIR"]},
     )
     assert (result.returncode, result.stdout) == (0, "study-portal\n"), result.stderr
 
@@ -123,7 +124,7 @@ def test_the_zip_holds_exactly_the_modules_the_app_imports(packages, stage, tmp_
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""},
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": "", "TMPDIR": os.environ["TMPDIR"]},
         check=True,
     )
     imported = set(json.loads(result.stdout))
