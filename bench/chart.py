@@ -64,7 +64,9 @@ def build_figure(result: dict[str, Any]) -> Figure:
     cold = figure.add_subplot(grid[1, :], label="cold")
 
     positions = list(range(len(labels)))
-    headroom = 1.6  # empty rows above the first route: the legends sit there, over no bar
+    # Empty rows above the first route, where the legends sit over no bar: a legend is a fixed height, so more
+    # routes (thinner rows) need more of them.
+    headroom = max(1.6, 0.08 * len(labels))
     for axes in (latency, ratio):
         for y in positions[::2]:  # a band every other row leads the eye from a route's label across both panels
             axes.axhspan(y - 0.5, y + 0.5, color=BAND_COLOUR, zorder=0, linewidth=0)

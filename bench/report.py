@@ -176,6 +176,14 @@ def assemble(
     return result
 
 
+def journal_line(journal: dict[str, Any]) -> str:
+    return (
+        f"make dev's write journal: PutItem p50 {journal['journal_putitem_p50_ms']} ms with it, "
+        f"{journal['plain_putitem_p50_ms']} ms without ({journal['p50_ratio']}x, {journal['calls']} calls each); "
+        f"a SIGKILL after {journal['written_before_sigkill']} answered writes lost {journal['lost_after_sigkill']}"
+    )
+
+
 def table(result: dict[str, Any]) -> str:
     """The printed summary: one line per route, then the headline figures and the targets."""
     lines = [
@@ -214,6 +222,7 @@ def table(result: dict[str, Any]) -> str:
         f"{result['package_has_boto']}; warm peak RSS {result['warm_peak_rss_mib']} MiB",
         f"baseline POST: {result['baseline_post_ddb_requests']} requests, p50 {result['baseline_post_p50_ms']} ms "
         f"vs POST {result['warm_post_ddb_requests']} requests, p50 {result['post_p50_ms']} ms",
+        journal_line(result["journal"]),
         "",
         "targets:",
     ]

@@ -16,7 +16,9 @@ removed):
 4. the Lambda package (`scripts.deploy package`): its size, and whether it bundles boto3 or botocore;
 5. the peak memory of a warm process serving 200 mixed requests;
 6. the baseline, bench/baseline.py, measured as the routes are;
-7. the scale section (bench/scale.py): histories of --scale-sizes sessions, each built in a fresh table of the same
+7. the journal section (bench/journal.py): make dev's write journal, PutItem p50 with and without it, and the
+   answered writes a SIGKILL loses with it;
+8. the scale section (bench/scale.py): histories of --scale-sizes sessions, each built in a fresh table of the same
    ministack, and every session list and the dashboard at each: requests, items and bytes read, p50 and p95, the
    ratio of p50 at the largest size to the smallest. A quick run (--calls under 100, as the tests make) leaves it
    out unless --scale-sizes is given; `python -m bench.scale` runs it alone.
@@ -33,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.journal import measure_journal
 from bench.measure import Bench
 from bench.processes import TABLE, BenchError, measure_package, profile_imports
 from bench.report import assemble, table
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(calls=args.calls, cold_runs=args.cold_runs, task_root=task_root)
         bench.phase_seconds["package_ministack_and_import_profile"] = round(time.monotonic() - started, 1)
         measured = bench.run()
+        journal = measure_journal(work / "journal", calls=args.calls)
+        bench.lap("journal")
         scale = run_scale(args, bench)
     except BenchError as exc:
         print(f"make bench: {exc}", file=sys.stderr)
@@ -124,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         started_at=started_at,
         seconds=time.monotonic() - started,
     )
+    result["journal"] = journal
     result["scale"] = scale
     args.output.mkdir(parents=True, exist_ok=True)
     from bench.chart import draw

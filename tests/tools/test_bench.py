@@ -92,6 +92,12 @@ def test_a_small_bench_run_reports_every_figure_route_and_target(tmp_path):
     )
     assert isinstance(report["capacity_not_reported_by"], list)
 
+    journal = report["journal"]
+    assert journal["calls"] == 5 and journal["written_before_sigkill"] == 6
+    assert journal["lost_after_sigkill"] == 0  # make dev's journal keeps every answered write through a SIGKILL
+    assert all(_is_number(journal[name]) for name in ("plain_putitem_p50_ms", "journal_putitem_p50_ms", "p50_ratio"))
+    assert "make dev's write journal: PutItem p50 " in result.stdout
+
     # Every route the app serves has a row, so a new route without one fails here.
     assert _served() <= {(row["method"], row["resource"]) for row in report["routes"].values()}
     for label, row in report["routes"].items():
