@@ -76,6 +76,7 @@ def test_the_readmes_endpoint_table_lists_every_route():
             assert f"`{method} {re.sub(r'{[a-z_]+}', '{id}', path)}" in table, (method, path)
 
 
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
 BENCH = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
 
 
@@ -100,6 +101,12 @@ def test_the_readmes_bench_table_shows_the_bench_jsons_figures():
     assert reads[3] == f"{single['p50_ms']:.1f} / {page['p50_ms']:.1f} ms"
     cold = bench_row("cold start")
     assert cold[3] == f"{BENCH['cold_start_ms']:.0f} ms" and f"{BENCH['cold_start_floor_ms']:.0f} ms" in cold[4]
+    journal, written = bench_row("`make dev`'s journal"), BENCH["journal"]
+    assert journal[3] == f"{written['journal_putitem_p50_ms']:.1f} / {written['plain_putitem_p50_ms']:.1f} ms"
+    assert journal[4] == (
+        f"{written['p50_ratio']:.2f}; a `kill -9` after {written['written_before_sigkill']:,} writes lost "
+        f"{written['lost_after_sigkill']}"
+    )
     package = bench_row("the code package")
     assert package[3] == (
         f"{BENCH['package_bytes'] / 1024:.0f} KB, {BENCH['package_files']} files; {BENCH['warm_peak_rss_mib']:.0f} MiB"
@@ -134,6 +141,7 @@ def test_make_help_and_the_readme_state_the_same_budgets():
         [line] = [line for line in help_lines if line.split()[:2] == ["make", target]]
         [readme_line] = [line for line in README.splitlines() if line.startswith(f"make {target} ")]
         assert budget in line and budget in readme_line, (line, readme_line)
+        assert f"`make {target}` {budget}" in OPERATIONS.replace("\n  ", " "), target  # docs/ states the same
 
 
 def test_the_readmes_sample_flask_database_command_builds_one_make_import_reads(tmp_path):
