@@ -4,7 +4,9 @@ VENV := .venv
 MINISTACK_VENV := .venv-ministack
 DEPLOY_VENV := .venv-deploy
 PY := $(VENV)/bin/python
-AWS := $(DEPLOY_VENV)/bin/aws
+# The AWS CLI v1 reads only AWS_DEFAULT_REGION and the profile's region: AWS_REGION, which the newer SDKs read
+# first, is handed over as AWS_DEFAULT_REGION (as the tools that call AWS through scripts/aws_env.py read it).
+AWS = $(if $(AWS_REGION),AWS_DEFAULT_REGION='$(AWS_REGION)' )$(DEPLOY_VENV)/bin/aws
 # The API's port under `make dev`: the portal's frontend and Typing Tutor call 5000.
 override PORT := $(or $(PORT),5000)
 # The local DynamoDB server's port (ministack); LocalStack's default too, so it may need moving.

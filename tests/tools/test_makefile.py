@@ -1,8 +1,10 @@
 """What the Makefile's housekeeping targets would run (make --dry-run, so nothing is deleted or installed): `make
-clean` keeps make dev's history, `make clean-data` deletes it with a warning, `make package` needs only .venv."""
+clean` keeps make dev's history, `make clean-data` deletes it with a warning, `make package` needs only .venv,
+the AWS CLI gets AWS_REGION."""
 
 import pytest
 
+from scripts.local_stack import ROOT
 from tests.tools.test_dev_server import make
 
 
@@ -30,3 +32,21 @@ def test_make_package_installs_only_the_apps_virtualenv(other):
     commands = dry_run("package")
     assert "-m venv .venv\n" in commands and "scripts.deploy package" in commands
     assert other not in commands
+
+
+def test_the_aws_cli_gets_aws_region_as_the_region_it_reads():
+    # The AWS CLI v1 reads only AWS_DEFAULT_REGION and the profile's: AWS_REGION alone must reach it. (make deploy
+    # runs its checks even in a dry run, so destroy stands for both: every AWS CLI call goes through $(AWS).)
+    commands = dry_run("destroy", "AWS_REGION=eu-west-2").splitlines()
+    aws_calls = [line for line in commands if ".venv-deploy/bin/aws " in line]
+    assert len(aws_calls) == 2 and all(
+        "AWS_DEFAULT_REGION='eu-west-2' .venv-deploy/bin/aws " in line for line in aws_calls
+    )
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.count("$(DEPLOY_VENV)/bin/aws") == 1 and ".venv-deploy/bin/aws" not in makefile
+
+
+def test_without_aws_region_the_aws_cli_keeps_the_callers_own_region_settings():
+    commands = dry_run("destroy").splitlines()
+    assert [line for line in commands if ".venv-deploy/bin/aws " in line]
+    assert "AWS_DEFAULT_REGION" not in "\n".join(commands)  # nothing set, so a profile's region still counts
