@@ -10,7 +10,6 @@ serving is restarted on its saved state; and this script stops when make, its pa
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -25,20 +24,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts.aws_env import scrubbed_environment
 from scripts.local_stack import (
-    LOCAL_DIR,
     LOCAL_TABLE,
     ROOT,
+    SERVERS_FILE,
     LocalServerError,
     answers_as_ministack,
     die_with,
     dynamodb_port,
     endpoint_url,
     last_line,
+    local_data_dir,
     local_environment,
     next_free_port,
     parse_port,
     port_in_use,
     start_ministack,
+    state_locked,
     stop_ministack,
     wait_until_ready,
 )
@@ -46,7 +47,6 @@ from scripts.seed import seed_table
 
 DEFAULT_PORT = 5000  # the port the portal's React frontend and Typing Tutor call
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-SERVERS_FILE = "servers.json"  # in the data folder: the PIDs of the make dev using it and of its servers
 # A ministack that dies is restarted on its saved state, unless it dies this often: then something is wrong.
 RESTARTS, RESTART_WINDOW = 3, 60.0
 
@@ -195,20 +195,6 @@ def runs(pid: int | None, marker: str) -> bool:
         result = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
         command, folder = result.stdout, str(ROOT)
     return marker in command and (str(ROOT) in command or Path(folder) == ROOT)
-
-
-def state_locked(state_dir: Path) -> bool:
-    """Whether a server holds the state folder's lock (scripts/durable_ministack.py takes it)."""
-    try:
-        with open(state_dir / "lock", "rb") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            return False
-    except FileNotFoundError:
-        return False
 
 
 def claim_data_dir(data_dir: Path, *, port: int, dynamodb_port: int) -> None:
@@ -379,7 +365,7 @@ def main() -> int:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=LOCAL_DIR,
+        default=None,
         help="ministack's saved state (kept across restarts), log and temporary files",
     )
     args = parser.parse_args()
@@ -387,7 +373,7 @@ def main() -> int:
         return run(
             port=parse_port(args.port, variable="PORT"),
             dynamodb_port=dynamodb_port(),
-            data_dir=args.data_dir.resolve(),
+            data_dir=(args.data_dir or local_data_dir()).resolve(),
             stop=stop,
         )
     except (LocalServerError, BotoCoreError, ClientError) as exc:  # the seed's calls to ministack, too

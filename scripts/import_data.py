@@ -29,7 +29,7 @@ from scripts.flask_import import (
     time_zone,
 )
 from scripts.local_stack import LOCAL_TABLE, LocalServerError, dynamodb_client
-from scripts.seed import local_endpoint, stack_table
+from scripts.seed import NotOurStackError, local_endpoint, stack_table
 
 COMMAND = "make import"
 USAGE = (
@@ -46,6 +46,7 @@ _FAILURES = (
     VerificationError,
     LocalServerError,
     RegionMissingError,
+    NotOurStackError,
     DatabaseBusyError,
     DatabaseUnavailableError,
     BotoCoreError,

@@ -2,6 +2,7 @@
 `make dev`, `make seed`, `make loadtest` and the tests."""
 
 import ctypes
+import fcntl
 import http.client
 import json
 import os
@@ -26,12 +27,43 @@ DURABLE_MINISTACK = [
 LOCKED_EXIT = 75  # durable_ministack's exit code when another server holds the state folder
 PR_SET_PDEATHSIG = 1
 LOCAL_DIR = ROOT / ".ministack"  # make dev's ministack: state/, ministack.log and tmp/ (all git-ignored)
+SERVERS_FILE = "servers.json"  # in the data folder: the running make dev's PIDs and ports (scripts/dev.py)
 DEFAULT_DYNAMODB_PORT = 4566
 LOCAL_TABLE = "study-portal-local"
 
 
 class LocalServerError(Exception):
     """A local server cannot be started or reached; the message says why and what to do, in one line."""
+
+
+def local_data_dir() -> Path:
+    """make dev's data folder: DATA_DIR (relative to the checkout) if set, else .ministack/. make seed, import and
+    reset take the same variable, so they use the history of the make dev they stand beside."""
+    named = os.environ.get("DATA_DIR", "").strip()
+    return (ROOT / named).resolve() if named else LOCAL_DIR
+
+
+def state_locked(state_dir: Path) -> bool:
+    """Whether a server holds the state folder's lock (scripts/durable_ministack.py takes it)."""
+    try:
+        with open(state_dir / "lock", "rb") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
+
+
+def recorded_dynamodb_port(data_dir: Path) -> int | None:
+    """The DynamoDB port the make dev using this data folder recorded, if any."""
+    try:
+        port = json.loads((data_dir / SERVERS_FILE).read_text()).get("dynamodb_port")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return port if isinstance(port, int) else None
 
 
 def stage_environment(stage: str, *, project_dir: Path = ROOT) -> dict[str, str]:

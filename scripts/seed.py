@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -14,15 +15,17 @@ from chalicelib.store import StudyRepository
 from chalicelib.store.table import create_table_if_missing
 from scripts.aws_env import RegionMissingError, caller_client
 from scripts.local_stack import (
-    LOCAL_DIR,
     LOCAL_TABLE,
     LocalServerError,
     answers_as_ministack,
     dynamodb_client,
     dynamodb_port,
     endpoint_url,
+    local_data_dir,
     port_in_use,
+    recorded_dynamodb_port,
     start_ministack,
+    state_locked,
     stop_ministack,
     wait_until_ready,
 )
@@ -37,10 +40,31 @@ def seed_table(*, endpoint: str, table_name: str) -> str:
     return f"table {table_name} {'created' if created else 'already there'}; {written} seed items written"
 
 
-def stack_table(*, stack: str) -> str:
-    """The name of the table of a stack `make deploy` created (its output TableName), with the caller's settings."""
+class NotOurStackError(Exception):
+    """The stack named is not one `make deploy` created: it has no TableName output."""
+
+
+def describe_stack(stack: str) -> dict[str, Any]:
+    """The stack as CloudFormation describes it, with the caller's settings."""
     [described] = caller_client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    return next(output["OutputValue"] for output in described["Outputs"] if output["OutputKey"] == "TableName")
+    return dict(described)
+
+
+def stack_table(*, stack: str, described: dict[str, Any] | None = None) -> str:
+    """The name of the table of a stack `make deploy` created (its output TableName)."""
+    described = described or describe_stack(stack)
+    for output in described.get("Outputs", []):
+        if output["OutputKey"] == "TableName":
+            return str(output["OutputValue"])
+    raise NotOurStackError(f"stack {stack} has no TableName output: it is not a stack `make deploy` created")
+
+
+def stack_stage(described: dict[str, Any]) -> str | None:
+    """The Stage parameter `make deploy` gave the stack (dev or prod), if it has one."""
+    for parameter in described.get("Parameters", []):
+        if parameter["ParameterKey"] == "Stage":
+            return str(parameter["ParameterValue"])
+    return None
 
 
 def seed_stack(*, stack: str) -> str:
@@ -53,9 +77,10 @@ def seed_stack(*, stack: str) -> str:
 @contextmanager
 def local_endpoint(*, command: str) -> Iterator[str]:
     """The local DynamoDB server's endpoint: the running `make dev`'s ministack on DYNAMODB_PORT, or one started
-    for the purpose (saving into make dev's data) and stopped afterwards. command names the make target in
-    messages."""
+    for the purpose on make dev's data folder (DATA_DIR, default .ministack/) and stopped afterwards. command names
+    the make target in messages."""
     port = dynamodb_port()
+    data_dir = local_data_dir()
     server = None
     if port_in_use(port):
         if not answers_as_ministack(port):
@@ -64,9 +89,17 @@ def local_endpoint(*, command: str) -> Iterator[str]:
                 f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> {command}`"
             )
     else:
-        server = start_ministack(port=port, log_path=LOCAL_DIR / "ministack.log", state_dir=LOCAL_DIR / "state")
+        if state_locked(data_dir / "state"):
+            # A make dev on another port holds this history: use its ministack, never a second one on its files.
+            recorded = recorded_dynamodb_port(data_dir)
+            hint = f"DYNAMODB_PORT={recorded} {command}" if recorded else f"DYNAMODB_PORT=<its port> {command}"
+            raise LocalServerError(
+                f"another server holds {data_dir / 'state'} (a `make dev` on another port?): run `{hint}` to use "
+                "it, or stop it first"
+            )
+        server = start_ministack(port=port, log_path=data_dir / "ministack.log", state_dir=data_dir / "state")
     try:
-        wait_until_ready(port=port, process=server)
+        wait_until_ready(port=port, process=server, log_path=data_dir / "ministack.log")
         yield endpoint_url(port)
     finally:
         if server is not None:
@@ -87,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "make seed-stack" if args.stack else "make seed"
     try:
         print(seed_stack(stack=args.stack) if args.stack else seed_local())
-    except (LocalServerError, RegionMissingError, BotoCoreError, ClientError) as exc:
+    except (LocalServerError, RegionMissingError, NotOurStackError, BotoCoreError, ClientError) as exc:
         # No region set (ours), missing credentials, an unknown stack, access denied: botocore's own one-line message.
         print(f"{command}: {exc}", file=sys.stderr)
         return 1

@@ -2,14 +2,17 @@
 clean` keeps make dev's history, `make clean-data` deletes it with a warning, `make package` needs only .venv,
 the AWS CLI gets AWS_REGION."""
 
+import os
+
 import pytest
 
 from scripts.local_stack import ROOT
 from tests.tools.test_dev_server import make
 
 
-def dry_run(*arguments: str) -> str:
-    result = make("--dry-run", "--always-make", *arguments)  # every prerequisite's recipe, as on a fresh clone
+def dry_run(*arguments: str, env_extra: dict[str, str] | None = None) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **(env_extra or {})}
+    result = make("--dry-run", "--always-make", *arguments, env=env)  # every prerequisite's recipe, as on a fresh clone
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -1,14 +1,38 @@
 """`make reset`: the Settings page's reset from the command line. Local by default (the running make dev's ministack,
-here the run's own), a stack only when named, a -prod stack only with YES_PROD=true; one line of output or error."""
+here the run's own, or one started on DATA_DIR's folder), a stack only when named, a prod stack (by its Stage
+parameter or its name) only with YES_PROD=true; one line of output or error."""
+
+import fcntl
+import json
+import time
 
 import pytest
+from moto import mock_aws
 
 from chalicelib.store import StudyRepository
-from chalicelib.store.table import create_table_if_missing
+from chalicelib.store.table import TABLE_DEFINITION, create_table_if_missing
 from scripts import reset
-from scripts.local_stack import LOCAL_TABLE, dynamodb_client, endpoint_url
+from scripts.local_stack import LOCAL_TABLE, dynamodb_client, endpoint_url, free_port
 from scripts.seed_data import load_seed
+from tests.support.dynamodb import new_session
+from tests.tools.test_aws_region import emulated_aws, emulator_client
 from tests.tools.test_makefile import dry_run
+
+
+def three_sessions(repository: StudyRepository) -> None:
+    """The seed, and 3 sessions with 4 reviews of 3 words between them."""
+    load_seed(repository)
+    first = repository.create_session(group_id=1, study_activity_id=1)
+    repository.log_reviews(session_id=first["id"], reviews=[(1, True), (2, False)])
+    second = repository.create_session(group_id=1, study_activity_id=1)
+    repository.log_reviews(session_id=second["id"], reviews=[(1, True)])
+    repository.log_reviews(session_id=second["id"], reviews=[(3, True)])
+    repository.create_session(group_id=2, study_activity_id=1)
+
+
+def sessions_in(client, table: str) -> int:
+    items = client.scan(TableName=table)["Items"]
+    return len([item for item in items if item["PK"]["S"].startswith("SESSION#") and item["SK"]["S"] == "META"])
 
 
 @pytest.fixture
@@ -18,14 +42,7 @@ def local_history(ministack_port, monkeypatch):
     monkeypatch.setenv("DYNAMODB_PORT", str(ministack_port))
     client = dynamodb_client(endpoint_url(ministack_port))
     create_table_if_missing(client, table_name=LOCAL_TABLE)
-    repository = StudyRepository(client=client, table_name=LOCAL_TABLE)
-    load_seed(repository)
-    first = repository.create_session(group_id=1, study_activity_id=1)
-    repository.log_reviews(session_id=first["id"], reviews=[(1, True), (2, False)])
-    second = repository.create_session(group_id=1, study_activity_id=1)
-    repository.log_reviews(session_id=second["id"], reviews=[(1, True)])
-    repository.log_reviews(session_id=second["id"], reviews=[(3, True)])
-    repository.create_session(group_id=2, study_activity_id=1)
+    three_sessions(StudyRepository(client=client, table_name=LOCAL_TABLE))
     try:
         yield client
     finally:
@@ -37,9 +54,10 @@ def test_make_reset_empties_the_local_history_and_zeroes_every_words_counts_in_o
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     [line] = out.splitlines()
+    endpoint = local_history.meta.endpoint_url
     assert line.startswith(
-        f"reset the local table {LOCAL_TABLE}: deleted 3 sessions and their 4 reviews, zeroed every word's counts "
-        "(3 words had some) in "
+        f"reset the local table {LOCAL_TABLE} on {endpoint}: deleted 3 sessions and their 4 reviews, zeroed every "
+        "word's counts (3 words had some) in "
     ), line
     stored = local_history.scan(TableName=LOCAL_TABLE)["Items"]
     assert not [item for item in stored if item["PK"]["S"].startswith("SESSION#")]
@@ -80,3 +98,129 @@ def test_a_prod_stack_without_yes_prod_is_refused_in_one_line_before_any_request
 def test_make_reset_is_local_unless_a_stack_is_named_on_the_command_line(variables, arguments):
     last = dry_run("reset", *variables).replace("\\\n", " ").splitlines()[-1].split()
     assert last == [".venv/bin/python", "-m", "scripts.reset", *arguments]
+
+
+def test_with_no_make_dev_running_the_reset_starts_ministack_on_data_dirs_folder_and_stops_it(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "second"))
+    monkeypatch.setenv("DYNAMODB_PORT", str(free_port()))  # nothing listens there: the reset starts its own
+    assert reset.main([]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert "deleted 0 sessions" in line
+    # Its state was saved into DATA_DIR's folder, and nothing was written to make dev's own.
+    saved = json.loads((tmp_path / "second" / "state" / "dynamodb.json").read_text())
+    assert LOCAL_TABLE in json.dumps(saved)
+
+
+def test_a_data_folder_another_server_holds_is_refused_in_one_line_naming_its_port(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "held"
+    (data / "state").mkdir(parents=True)
+    (data / "servers.json").write_text(json.dumps({"dynamodb_port": 4600}))
+    monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.setenv("DYNAMODB_PORT", str(free_port()))
+    with open(data / "state" / "lock", "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a make dev's ministack holds it
+        code = reset.main([])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"make reset: another server holds {data / 'state'} (a `make dev` on another port?): run "
+        "`DYNAMODB_PORT=4600 make reset` to use it, or stop it first"
+    ]
+    assert sorted(path.name for path in (data / "state").iterdir()) == ["lock"]  # no second server wrote there
+
+
+def test_a_reset_whose_calls_delete_nothing_stops_after_a_few_in_one_line():
+    with mock_aws():
+        client = new_session().client("dynamodb")
+        create_table_if_missing(client, table_name="stalled")
+        repository = StudyRepository(client=client, table_name="stalled")
+        three_sessions(repository)
+        # A call with no time left deletes nothing, as one would whose writes kept being refused.
+        with pytest.raises(reset.ResetStalledError, match=r"^5 calls in a row deleted nothing \(3 sessions left\)"):
+            reset.reset_until_done(repository, round_seconds=0)
+        assert sessions_in(client, "stalled") == 3
+
+
+# --- a deployed stack (ministack's CloudFormation standing in for AWS) -----------------------------------------
+
+REGION = "eu-west-2"
+
+
+def deploy_stack(endpoint: str, *, stack: str, table: str | None, stage: str) -> None:
+    """A stack like make deploy's: a Stage parameter and, unless table is None, a table named in its TableName
+    output."""
+    template: dict = {"Parameters": {"Stage": {"Type": "String"}}, "Resources": {}, "Outputs": {}}
+    if table is None:
+        template["Resources"]["Nothing"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{stack}-q"}}
+    else:
+        template["Resources"]["Table"] = {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {"TableName": table, **TABLE_DEFINITION},
+        }
+        template["Outputs"]["TableName"] = {"Value": {"Ref": "Table"}}
+    cloudformation = emulator_client("cloudformation", endpoint, region=REGION)
+    cloudformation.create_stack(
+        StackName=stack,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+    )
+    deadline = time.monotonic() + 30
+    while (status := cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]) != "CREATE_COMPLETE":
+        assert not status.endswith(("FAILED", "ROLLBACK_COMPLETE")) and time.monotonic() < deadline, status
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory):
+    with emulated_aws(tmp_path_factory.mktemp("stacks")) as endpoint:
+        deploy_stack(endpoint, stack="portal-dev", table="portal-dev-table", stage="dev")
+        deploy_stack(endpoint, stack="learners", table="learners-table", stage="prod")
+        deploy_stack(endpoint, stack="no-table", table=None, stage="dev")
+        yield endpoint
+
+
+@pytest.fixture
+def as_caller(stacks, monkeypatch):
+    """The caller's AWS settings pointing at the emulator, in REGION."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": stacks,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return emulator_client("dynamodb", stacks, region=REGION)
+
+
+def test_a_named_dev_stacks_history_is_reset(as_caller, capsys):
+    three_sessions(StudyRepository(client=as_caller, table_name="portal-dev-table"))
+    assert reset.main(["--stack", "portal-dev"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("reset table portal-dev-table of stack portal-dev: deleted 3 sessions and their 4 reviews")
+    assert sessions_in(as_caller, "portal-dev-table") == 0
+
+
+def test_a_stack_deployed_as_prod_under_any_name_needs_yes_prod(as_caller, capsys):
+    three_sessions(StudyRepository(client=as_caller, table_name="learners-table"))
+    assert reset.main(["--stack", "learners"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("make reset: learners is a prod stack") and "YES_PROD=true" in err
+    assert sessions_in(as_caller, "learners-table") == 3  # nothing deleted
+    assert reset.main(["--stack", "learners", "--yes-prod"]) == 0
+    assert sessions_in(as_caller, "learners-table") == 0
+
+
+def test_a_stack_without_a_table_output_is_one_line_not_a_traceback(as_caller, capsys):
+    assert reset.main(["--stack", "no-table"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
+        "make reset: stack no-table has no TableName output: it is not a stack `make deploy` created"
+    ]
+
+
+def test_make_reset_ignores_a_stack_set_in_the_environment():
+    # Only STACK= on the command line reaches AWS; one left in the shell's environment does not.
+    last = dry_run("reset", env_extra={"STACK": "study-portal-dev"}).replace("\\\n", " ").splitlines()[-1].split()
+    assert last == [".venv/bin/python", "-m", "scripts.reset"]
