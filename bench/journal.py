@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.meter import percentile, rounded
+from bench.processes import BenchError
 from chalicelib.store.table import create_table_if_missing
 from scripts.local_stack import (
+    LocalServerError,
     dynamodb_client,
     endpoint_url,
     free_port,
@@ -33,6 +35,13 @@ def _item(server: str, number: int) -> dict[str, Any]:
 
 def measure_journal(work: Path, *, calls: int) -> dict[str, Any]:
     """calls timed PutItems to each server; the p50 and p95 of each, their ratio, and the SIGKILL's losses."""
+    try:
+        return _measure(work, calls=calls)
+    except LocalServerError as exc:
+        raise BenchError(f"the journal section: {exc}") from exc
+
+
+def _measure(work: Path, *, calls: int) -> dict[str, Any]:
     servers: dict[str, Any] = {}
     clients: dict[str, Any] = {}
     ports = {"plain": free_port(), "journal": free_port()}

@@ -181,6 +181,7 @@ def journal_line(journal: dict[str, Any]) -> str:
         f"make dev's write journal: PutItem p50 {journal['journal_putitem_p50_ms']} ms with it, "
         f"{journal['plain_putitem_p50_ms']} ms without ({journal['p50_ratio']}x, {journal['calls']} calls each); "
         f"a SIGKILL after {journal['written_before_sigkill']} answered writes lost {journal['lost_after_sigkill']}"
+        + (" (FAIL: it must lose none)" if journal["lost_after_sigkill"] else "")
     )
 
 

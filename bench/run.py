@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.output / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
     print(f"wrote {args.output / 'latest.json'} and {args.output / 'latest.png'}")
-    return 1 if scale.get("error") else 0
+    return 1 if scale.get("error") or journal["lost_after_sigkill"] else 0
 
 
 def run_scale(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
