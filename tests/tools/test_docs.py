@@ -1,5 +1,7 @@
 """The repository's own markdown (the README, docs/ and any other tracked *.md): every relative link names a file of
-the repository and every anchor a heading of its file, and no link or path points outside the repository."""
+the repository and every anchor a heading of its file, and no link or path points outside the repository: no file
+beside the checkout or path of a machine. Web addresses (http, https) are allowed on purpose: public references
+(Chalice's docs, an upstream issue) any reader can open."""
 
 import re
 import subprocess
