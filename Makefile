@@ -27,10 +27,13 @@ help:
 		printf "  make %-14s %s\n", t[1], text}; text=""}' $(MAKEFILE_LIST)
 	@echo "Variables: PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) STAGE=$(STAGE) (e.g. PORT=8000 make dev)"
 
+# The virtualenvs install side by side (downloads and unpacking overlap); silent once they exist.
 ## create the virtualenvs (.venv*), the first time only
-install: $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed
+install:
+	@$(MAKE) --no-print-directory -s -j3 $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed
 ## create only what make dev needs: .venv and .venv-ministack (not the AWS CLI)
-local: $(VENV)/.installed $(MINISTACK_VENV)/.installed
+local:
+	@$(MAKE) --no-print-directory -s -j2 $(VENV)/.installed $(MINISTACK_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "installing the app's and tests' packages into $(VENV) (first run only)"
@@ -85,7 +88,7 @@ check: local
 
 ## make check, then every test: moto, ministack, make dev, template lint, e2e deploy (under 12 minutes)
 test: install check lint-template
-	$(PY) -m pytest
+	$(PY) -m pytest --ignore=tests/unit  # make check has just run them
 
 ## deploy the dev stage into ministack, run the HTTP contract on it and on make dev, tear down
 e2e: install
