@@ -88,7 +88,7 @@ check: local
 
 ## make check, then every test: moto, ministack, make dev, template lint, e2e deploy (under 12 minutes)
 test: install check lint-template
-	$(PY) -m pytest --ignore=tests/unit  # make check has just run them
+	$(PY) -m pytest -n 2 --dist loadfile --ignore=tests/unit  # both cores, a file per worker; make check ran tests/unit
 
 ## deploy the dev stage into ministack, run the HTTP contract on it and on make dev, tear down
 e2e: install

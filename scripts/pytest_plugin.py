@@ -32,6 +32,10 @@ _run_tmp = pytest.StashKey[Path]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # tryfirst: pytest's tmp_path plugin reads basetemp in its own pytest_configure.
+    if hasattr(config, "workerinput"):
+        # A worker of `pytest -n`: it keeps the TMPDIR it inherited from the run's controller, and xdist gives it a
+        # folder in the controller's basetemp; the controller checks both once every worker is done.
+        return
     SCRATCH.mkdir(exist_ok=True)  # pytest creates the basetemp itself, not its parent
     if config.option.basetemp is None:
         config.option.basetemp = str(SCRATCH / f"pytest-{os.getpid()}")
@@ -57,6 +61,8 @@ def _tools_entries() -> set[str]:
 def pytest_sessionfinish(session: pytest.Session) -> Any:
     result = yield  # the session's fixtures, and the servers they started, are torn down inside
     config = session.config
+    if _run_tmp not in config.stash:  # a worker: its controller checks
+        return result
     run_tmp = config.stash[_run_tmp]
     left = sorted(str(path) for path in run_tmp.iterdir()) if run_tmp.is_dir() else []
     left += sorted(str(SYSTEM_TMP / name) for name in _tools_entries() - config.stash[_before])

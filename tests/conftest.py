@@ -1,6 +1,7 @@
 """Fixtures of every kind of test: every data test runs twice, on moto (in process) and on a ministack server on
 loopback; helpers they share are in tests/support/."""
 
+import fcntl
 import io
 import json
 import logging
@@ -22,7 +23,8 @@ from chalicelib.logs import JsonFormatter
 from chalicelib.store import StudyRepository
 from chalicelib.store.table import create_table_if_missing
 from scripts.aws_env import is_caller_aws, placeholder_aws
-from scripts.local_stack import ROOT, free_port, start_ministack, stop_ministack, wait_until_ready
+from scripts.dev import DEFAULT_PORT
+from scripts.local_stack import ROOT, free_port, port_in_use, start_ministack, stop_ministack, wait_until_ready
 from scripts.seed_data import load_seed
 from tests.support.dynamodb import new_session, scan_items
 from tests.support.portal import STAGE, TABLE_NAME, DevPlace
@@ -135,6 +137,17 @@ def app_log() -> Any:
         yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     finally:
         app_module.app.log.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def portal_port(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The port the portal's clients call (5000) for a test module's `make dev`, held by one module at a time across
+    the run's workers (make test runs two); a free port instead if a developer's own `make dev` holds 5000."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's basetemp, over its workers'
+    with open(shared / "port-5000.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port()
 
 
 @pytest.fixture

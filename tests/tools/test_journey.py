@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scripts.dev import DEFAULT_PORT, start_dev_server, stop_dev_server
-from scripts.local_stack import LOCAL_TABLE, dynamodb_client, endpoint_url, free_port, port_in_use
+from scripts.dev import start_dev_server, stop_dev_server
+from scripts.local_stack import LOCAL_TABLE, dynamodb_client, endpoint_url, free_port
 
 FRONTEND = "http://localhost:5173"  # its API base is http://localhost:5000
 TUTOR = "http://localhost:8080"  # its API base is http://127.0.0.1:5000
@@ -60,10 +60,10 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def portal(tmp_path_factory: pytest.TempPathFactory, portal_port: int) -> Any:
     """`make dev` on port 5000 (another free port if a developer's own `make dev` holds it) with its own data."""
     place = tmp_path_factory.mktemp("journey")
-    port = DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port()
+    port = portal_port
     dynamodb_port = free_port()
     dev = start_dev_server(port=port, dynamodb_port=dynamodb_port, data_dir=place / "data", log_path=place / "dev.log")
     try:

@@ -15,17 +15,18 @@ from scripts.pytest_plugin import SCRATCH, SYSTEM_TMP
 pytest_plugins = ["pytester"]
 
 
-def run(pytester: pytest.Pytester, test: str) -> pytest.RunResult:
+def run(pytester: pytest.Pytester, test: str, *options: str) -> pytest.RunResult:
     pytester.makepyfile(test)
     before = {path.name for path in SCRATCH.glob("tmp-*")}
-    result = pytester.runpytest_subprocess("-p", "scripts.pytest_plugin")
+    result = pytester.runpytest_subprocess("-p", "scripts.pytest_plugin", *options)
     for path in SCRATCH.glob("tmp-*"):  # a failed run keeps its folder for a look: not this test's to keep
         if path.name not in before:
             shutil.rmtree(path)
     return result
 
 
-def test_every_process_of_a_run_gets_the_runs_own_temp_folder(pytester):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
+def test_every_process_of_a_run_gets_the_runs_own_temp_folder(pytester, workers):
     result = run(
         pytester,
         """
@@ -37,18 +38,24 @@ def test_every_process_of_a_run_gets_the_runs_own_temp_folder(pytester):
                                    capture_output=True, text=True, check=True)
             assert child.stdout.strip() == mine
         """,
+        *workers,
     )
     assert result.ret == 0, result.stdout.str()
 
 
-def test_a_run_that_leaves_a_folder_in_its_temp_folder_fails_and_names_it(pytester):
+# make test runs on two workers (pytest -n 2): what a worker leaves must fail the run as well.
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
+def test_a_run_that_leaves_a_folder_in_its_temp_folder_fails_and_names_it(pytester, workers):
     result = run(
         pytester,
         """
         import tempfile
         def test_leaves_a_folder():
             tempfile.mkdtemp(prefix="left-by-a-test-")
+        def test_leaves_nothing():
+            pass
         """,
+        *workers,
     )
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*FAILED: the run left 1 entries in temp folders*", "*/.tmp/tmp-*/left-by-a-test-*"])

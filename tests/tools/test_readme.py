@@ -7,7 +7,7 @@ import subprocess
 
 from app import app
 from scripts.dev import DEFAULT_PORT, start_dev_server, stop_dev_server
-from scripts.local_stack import LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url, free_port, port_in_use
+from scripts.local_stack import LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url
 from tests.support.dynamodb import scan_items
 
 README = (ROOT / "README.md").read_text()
@@ -38,12 +38,11 @@ def test_the_readme_is_at_most_150_lines_and_starts_with_the_two_commands():
     assert first_block.startswith("make dev") and "make test" in first_block
 
 
-def test_every_curl_in_the_readme_answers_the_status_it_shows_run_after_run(dev_place):
+def test_every_curl_in_the_readme_answers_the_status_it_shows_run_after_run(dev_place, portal_port):
     blocks = curl_blocks()
     assert sum(len(expected) for _, expected in blocks) >= 19
     assert "/api/study-sessions/reset" in blocks[-1][0]
-    # The README's port, unless a developer's own `make dev` holds it.
-    port = DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port()
+    port = portal_port  # the README's port, unless a developer's own `make dev` holds it
     dev = start_dev_server(
         port=port, dynamodb_port=dev_place.dynamodb_port, data_dir=dev_place.data_dir, log_path=dev_place.log_path
     )
