@@ -164,6 +164,7 @@ def start_ministack(
     services: str = "dynamodb",
     enforce_iam: bool = False,
     die_with_parent: bool = False,
+    compact_after: int | None = None,
 ) -> subprocess.Popen:
     """Start ministack on 127.0.0.1:port in its own session; persist state to state_dir if given.
 
@@ -171,7 +172,8 @@ def start_ministack(
     none, and the folder locked while it runs (scripts/durable_ministack.py).
     Its temporary files (a PID file, Lambda code) go to a tmp/ folder beside its log, not the system's.
     With enforce_iam, ministack checks every call against IAM (AUTH=true), a Lambda's calls against its role.
-    With die_with_parent, it stops when this process dies."""
+    With die_with_parent, it stops when this process dies. compact_after: the journal entries after which the
+    durable one folds them into a new snapshot while it runs (default 50,000)."""
     scratch = log_path.parent / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     env = {
@@ -192,6 +194,8 @@ def start_ministack(
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
         env.update(PERSIST_STATE="1", STATE_DIR=str(state_dir))
+        if compact_after is not None:
+            env["JOURNAL_COMPACT_AFTER"] = str(compact_after)
         command = DURABLE_MINISTACK
     with open(log_path, "ab") as log:
         return subprocess.Popen(
