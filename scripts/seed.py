@@ -3,6 +3,7 @@ DynamoDB server for the purpose if `make dev` is not running).
 `make seed-stack`: load the seed data into a deployed stack's table, with the caller's AWS settings."""
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -81,6 +82,8 @@ def local_endpoint(*, command: str) -> Iterator[str]:
     the make target in messages."""
     port = dynamodb_port()
     data_dir = local_data_dir()
+    held = state_locked(data_dir / "state")
+    recorded = recorded_dynamodb_port(data_dir) if held else None
     server = None
     if port_in_use(port):
         if not answers_as_ministack(port):
@@ -88,10 +91,15 @@ def local_endpoint(*, command: str) -> Iterator[str]:
                 f"port {port} is in use on 127.0.0.1 by a program that is not ministack "
                 f"(LocalStack listens there too); run `DYNAMODB_PORT=<another port> {command}`"
             )
+        # A folder named by DATA_DIR is used only through the ministack its own make dev runs (the default folder
+        # keeps using whatever ministack answers on DYNAMODB_PORT, as before).
+        if os.environ.get("DATA_DIR", "").strip() and recorded != port:
+            where = f"its make dev's is on {recorded}" if recorded else f"no server holds {data_dir}"
+            fix = f"DYNAMODB_PORT={recorded} {command}" if recorded else f"DYNAMODB_PORT=<a free port> {command}"
+            raise LocalServerError(f"the ministack on port {port} does not serve {data_dir} ({where}): run `{fix}`")
     else:
-        if state_locked(data_dir / "state"):
+        if held:
             # A make dev on another port holds this history: use its ministack, never a second one on its files.
-            recorded = recorded_dynamodb_port(data_dir)
             hint = f"DYNAMODB_PORT={recorded} {command}" if recorded else f"DYNAMODB_PORT=<its port> {command}"
             raise LocalServerError(
                 f"another server holds {data_dir / 'state'} (a `make dev` on another port?): run `{hint}` to use "

@@ -5,6 +5,7 @@ parameter or its name) only with YES_PROD=true; one line of output or error."""
 import fcntl
 import json
 import time
+from pathlib import Path
 
 import pytest
 from moto import mock_aws
@@ -12,7 +13,7 @@ from moto import mock_aws
 from chalicelib.store import StudyRepository
 from chalicelib.store.table import TABLE_DEFINITION, create_table_if_missing
 from scripts import reset
-from scripts.local_stack import LOCAL_TABLE, dynamodb_client, endpoint_url, free_port
+from scripts.local_stack import LOCAL_DIR, LOCAL_TABLE, ROOT, dynamodb_client, endpoint_url, free_port, port_in_use
 from scripts.seed_data import load_seed
 from tests.support.dynamodb import new_session
 from tests.tools.test_aws_region import emulated_aws, emulator_client
@@ -100,17 +101,49 @@ def test_make_reset_is_local_unless_a_stack_is_named_on_the_command_line(variabl
     assert last == [".venv/bin/python", "-m", "scripts.reset", *arguments]
 
 
+def state_of(folder: Path) -> list[tuple[str, float]]:
+    return sorted((str(path), path.stat().st_mtime) for path in folder.rglob("*")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute DATA_DIR", "DATA_DIR relative to the checkout"])
 def test_with_no_make_dev_running_the_reset_starts_ministack_on_data_dirs_folder_and_stops_it(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, relative
 ):
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "second"))
-    monkeypatch.setenv("DYNAMODB_PORT", str(free_port()))  # nothing listens there: the reset starts its own
+    folder = tmp_path / "second"
+    monkeypatch.setenv("DATA_DIR", str(folder.relative_to(ROOT) if relative else folder))
+    port = free_port()
+    monkeypatch.setenv("DYNAMODB_PORT", str(port))  # nothing listens there: the reset starts its own
+    make_devs = state_of(LOCAL_DIR / "state")
     assert reset.main([]) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert "deleted 0 sessions" in line
-    # Its state was saved into DATA_DIR's folder, and nothing was written to make dev's own.
-    saved = json.loads((tmp_path / "second" / "state" / "dynamodb.json").read_text())
+    # Its state was saved into DATA_DIR's folder, its server stopped, and make dev's own folder left alone.
+    saved = json.loads((folder / "state" / "dynamodb.json").read_text())
     assert LOCAL_TABLE in json.dumps(saved)
+    assert not port_in_use(port)
+    assert state_of(LOCAL_DIR / "state") == make_devs
+
+
+@pytest.mark.parametrize("recorded", [None, 4600], ids=["no server on the folder", "its make dev on 4600"])
+def test_data_dir_is_never_reset_through_a_ministack_that_serves_another_folder(
+    local_history, ministack_port, tmp_path, monkeypatch, capsys, recorded
+):
+    data = tmp_path / "mine"
+    (data / "state").mkdir(parents=True)
+    monkeypatch.setenv("DATA_DIR", str(data))  # DYNAMODB_PORT is the run's ministack, another folder's history
+    with open(data / "state" / "lock", "wb") as lock:
+        if recorded:  # as its own make dev holds it, on another port
+            (data / "servers.json").write_text(json.dumps({"dynamodb_port": recorded}))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        code = reset.main([])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    [line] = err.splitlines()
+    assert line.startswith(f"make reset: the ministack on port {ministack_port} does not serve {data} (")
+    assert line.endswith(
+        f"DYNAMODB_PORT={recorded} make reset`" if recorded else "DYNAMODB_PORT=<a free port> make reset`"
+    )
+    assert sessions_in(local_history, LOCAL_TABLE) == 3  # the other folder's history is untouched
 
 
 def test_a_data_folder_another_server_holds_is_refused_in_one_line_naming_its_port(tmp_path, monkeypatch, capsys):
