@@ -74,7 +74,7 @@ import: local
 		$(if $(GROUP),--group '$(GROUP)') $(if $(TIMEZONE),--timezone '$(TIMEZONE)') \
 		$(if $(filter command line,$(origin STACK)),--stack '$(STACK)')
 
-## empty make dev's table as the Settings page's reset does; STACK= a deployed stack's (a -prod one: YES_PROD=true)
+## empty make dev's table as the Settings page's reset does (DATA_DIR=); STACK= a stack's (prod: YES_PROD=true)
 reset: local
 	@$(PY) -m scripts.reset $(if $(filter command line,$(origin STACK)),--stack '$(STACK)') \
 		$(if $(filter true,$(YES_PROD)),--yes-prod)

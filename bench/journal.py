@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from bench.meter import percentile, rounded
 from bench.processes import BenchError
 from chalicelib.store.table import create_table_if_missing
@@ -37,7 +39,7 @@ def measure_journal(work: Path, *, calls: int) -> dict[str, Any]:
     """calls timed PutItems to each server; the p50 and p95 of each, their ratio, and the SIGKILL's losses."""
     try:
         return _measure(work, calls=calls)
-    except LocalServerError as exc:
+    except (LocalServerError, BotoCoreError, ClientError, OSError) as exc:
         raise BenchError(f"the journal section: {exc}") from exc
 
 
@@ -51,7 +53,7 @@ def _measure(work: Path, *, calls: int) -> dict[str, Any]:
             port=ports["journal"], log_path=work / "journal" / "ministack.log", state_dir=work / "journal" / "state"
         )
         for name, port in ports.items():
-            wait_until_ready(port=port, process=servers[name])
+            wait_until_ready(port=port, process=servers[name], log_path=work / name / "ministack.log")
             clients[name] = dynamodb_client(endpoint_url(port))
             create_table_if_missing(clients[name], table_name=TABLE)
             clients[name].put_item(TableName=TABLE, Item=_item(name, 0))  # a first call outside the timing
@@ -71,7 +73,7 @@ def _measure(work: Path, *, calls: int) -> dict[str, Any]:
         servers["journal"] = start_ministack(
             port=ports["journal"], log_path=work / "journal" / "ministack.log", state_dir=work / "journal" / "state"
         )
-        wait_until_ready(port=ports["journal"], process=servers["journal"])
+        wait_until_ready(port=ports["journal"], process=servers["journal"], log_path=work / "journal" / "ministack.log")
         held = _numbers_held(clients["journal"], "journal")
     finally:
         for server in servers.values():

@@ -140,11 +140,11 @@ def app_log() -> Any:
 
 
 @pytest.fixture(scope="module")
-def portal_port(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def portal_port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The port the portal's clients call (5000) for a test module's `make dev`, held by one module at a time across
     the run's workers (make test runs two); a free port instead if a developer's own `make dev` holds 5000."""
     base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's basetemp, over its workers'
+    shared = base.parent if hasattr(request.config, "workerinput") else base  # the run's, over its workers'
     with open(shared / "port-5000.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port()

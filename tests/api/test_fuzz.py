@@ -85,6 +85,7 @@ def test_any_request_gets_201_or_a_4xx_json_error_and_a_4xx_writes_nothing(
         assert set(answer) == {"error"} and isinstance(answer["error"], str) and answer["error"]
         assert after == before
     else:
+        assert dynamodb_calls  # the hook sees the app's calls, so a 4xx's empty list means it sent none
         stored = {item["PK"]: item for item in after}
         assert stored[f"SESSION#{answer['id']}"]["group_id"] == answer["group_id"]
         new = [item for item in after if item not in before]
@@ -198,6 +199,7 @@ def test_any_review_request_gets_201_or_a_4xx_json_error_and_only_a_new_201_move
         assert set(answer) == {"error"} and isinstance(answer["error"], str) and answer["error"]
         assert after == before
         return
+    assert dynamodb_calls  # the hook sees the app's calls, so a 4xx's empty list means it sent none
     payload = json.loads(body)
     sent = (
         payload["reviews"]
