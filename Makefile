@@ -87,7 +87,8 @@ check: local
 	$(PY) -m pytest -q tests/unit
 
 ## make check, then every test: moto, ministack, make dev, template lint, e2e deploy (under 12 minutes)
-test: install check lint-template
+test: install
+	@$(MAKE) --no-print-directory check lint-template  # after install, so a `make -j` never builds a venv twice
 	$(PY) -m pytest -n 2 --dist loadfile --ignore=tests/unit  # both cores, a file per worker; make check ran tests/unit
 
 ## deploy the dev stage into ministack, run the HTTP contract on it and on make dev, tear down
