@@ -47,13 +47,17 @@ def _measure(work: Path, *, calls: int) -> dict[str, Any]:
     servers: dict[str, Any] = {}
     clients: dict[str, Any] = {}
     ports = {"plain": free_port(), "journal": free_port()}
+
+    def start(name: str) -> None:
+        """The plain server, or the durable one on its state folder (again after the SIGKILL), ready."""
+        log_path = work / name / "ministack.log"
+        state_dir = work / name / "state" if name == "journal" else None
+        servers[name] = start_ministack(port=ports[name], log_path=log_path, state_dir=state_dir)
+        wait_until_ready(port=ports[name], process=servers[name], log_path=log_path)
+
     try:
-        servers["plain"] = start_ministack(port=ports["plain"], log_path=work / "plain" / "ministack.log")
-        servers["journal"] = start_ministack(
-            port=ports["journal"], log_path=work / "journal" / "ministack.log", state_dir=work / "journal" / "state"
-        )
         for name, port in ports.items():
-            wait_until_ready(port=port, process=servers[name], log_path=work / name / "ministack.log")
+            start(name)
             clients[name] = dynamodb_client(endpoint_url(port))
             create_table_if_missing(clients[name], table_name=TABLE)
             clients[name].put_item(TableName=TABLE, Item=_item(name, 0))  # a first call outside the timing
@@ -70,10 +74,7 @@ def _measure(work: Path, *, calls: int) -> dict[str, Any]:
         # The last write was answered: kill the durable server at once, as an out-of-memory kill would.
         servers["journal"].send_signal(signal.SIGKILL)
         servers["journal"].wait()
-        servers["journal"] = start_ministack(
-            port=ports["journal"], log_path=work / "journal" / "ministack.log", state_dir=work / "journal" / "state"
-        )
-        wait_until_ready(port=ports["journal"], process=servers["journal"], log_path=work / "journal" / "ministack.log")
+        start("journal")
         held = _numbers_held(clients["journal"], "journal")
     finally:
         for server in servers.values():

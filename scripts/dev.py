@@ -38,6 +38,7 @@ from scripts.local_stack import (
     next_free_port,
     parse_port,
     port_in_use,
+    recorded_servers,
     start_ministack,
     state_locked,
     stop_ministack,
@@ -171,14 +172,6 @@ def record_servers(data_dir: Path, **pids: int | None) -> None:
     fresh = path.with_suffix(".tmp")
     fresh.write_text(json.dumps({"make_dev": os.getpid(), **pids}))
     os.replace(fresh, path)
-
-
-def recorded_servers(data_dir: Path) -> dict[str, int | None]:
-    try:
-        recorded = json.loads((data_dir / SERVERS_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return recorded if isinstance(recorded, dict) else {}
 
 
 def runs(pid: int | None, marker: str) -> bool:

@@ -59,8 +59,8 @@ READS = {
     "ListBackups",
     "DescribeLimits",
 }
-# A journal this long is folded into a new snapshot while serving, so a restart never replays more than this.
-# Journal entries after which the run folds them into a new snapshot (JOURNAL_COMPACT_AFTER: the tests' small one).
+# A journal this long is folded into a new snapshot while serving, so a restart never replays more than this
+# (JOURNAL_COMPACT_AFTER: the tests' small one).
 COMPACT_AFTER = int(os.environ.get("JOURNAL_COMPACT_AFTER") or 50_000)
 LOCKED_EXIT = 75  # EX_TEMPFAIL: another process holds the state folder
 

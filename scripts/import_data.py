@@ -9,12 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.store import StudyRepository
-from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
 from chalicelib.store.table import create_table_if_missing
-from scripts.aws_env import RegionMissingError, caller_client
+from scripts.aws_env import caller_client
 from scripts.flask_import import (
     ImportInterruptedError,
     InvalidSourceError,
@@ -28,8 +26,8 @@ from scripts.flask_import import (
     read_seed_words,
     time_zone,
 )
-from scripts.local_stack import LOCAL_TABLE, LocalServerError, dynamodb_client
-from scripts.seed import NotOurStackError, local_endpoint, stack_table
+from scripts.local_stack import LOCAL_TABLE, dynamodb_client
+from scripts.seed import TABLE_TOOL_FAILURES, local_endpoint, stack_table
 
 COMMAND = "make import"
 USAGE = (
@@ -44,13 +42,7 @@ _FAILURES = (
     SessionConflictError,
     ImportInterruptedError,
     VerificationError,
-    LocalServerError,
-    RegionMissingError,
-    NotOurStackError,
-    DatabaseBusyError,
-    DatabaseUnavailableError,
-    BotoCoreError,
-    ClientError,
+    *TABLE_TOOL_FAILURES,
 )
 
 

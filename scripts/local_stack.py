@@ -57,13 +57,13 @@ def state_locked(state_dir: Path) -> bool:
         return False
 
 
-def recorded_dynamodb_port(data_dir: Path) -> int | None:
-    """The DynamoDB port the make dev using this data folder recorded, if any."""
+def recorded_servers(data_dir: Path) -> dict[str, int | None]:
+    """What the make dev using this data folder recorded in it (scripts/dev.py): its PID, ports and servers' PIDs."""
     try:
-        port = json.loads((data_dir / SERVERS_FILE).read_text()).get("dynamodb_port")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return port if isinstance(port, int) else None
+        recorded = json.loads((data_dir / SERVERS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def stage_environment(stage: str, *, project_dir: Path = ROOT) -> dict[str, str]:

@@ -7,29 +7,17 @@ import argparse
 import sys
 import time
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib.store import StudyRepository
-from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
 from chalicelib.store.reset import ResetSummary
 from chalicelib.store.table import create_table_if_missing
-from scripts.aws_env import RegionMissingError, caller_client
+from scripts.aws_env import caller_client
 from scripts.flask_import import counted
-from scripts.local_stack import LOCAL_TABLE, LocalServerError, dynamodb_client
-from scripts.seed import NotOurStackError, describe_stack, local_endpoint, stack_stage, stack_table
+from scripts.local_stack import LOCAL_TABLE, dynamodb_client
+from scripts.seed import TABLE_TOOL_FAILURES, describe_stack, local_endpoint, stack_stage, stack_table
 
 COMMAND = "make reset"
 ROUND_SECONDS = 20.0  # one reset call's budget, as the route's; progress is reported between calls
 STALLED_ROUNDS = 5  # calls in a row that delete nothing (writes keep getting in the way): give up, saying so
-_FAILURES = (
-    LocalServerError,
-    RegionMissingError,
-    NotOurStackError,
-    DatabaseBusyError,
-    DatabaseUnavailableError,
-    BotoCoreError,
-    ClientError,
-)
 
 
 class ProdStackError(Exception):
@@ -112,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         print(reset(stack=args.stack, yes_prod=args.yes_prod))
-    except (ProdStackError, ResetStalledError, *_FAILURES) as exc:
+    except (ProdStackError, ResetStalledError, *TABLE_TOOL_FAILURES) as exc:
         # One line: what is wrong and what to do; botocore's own line for AWS settings, an unknown stack, access.
         print(f"{COMMAND}: {exc}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.store import StudyRepository
+from chalicelib.store.errors import DatabaseBusyError, DatabaseUnavailableError
 from chalicelib.store.table import create_table_if_missing
 from scripts.aws_env import RegionMissingError, caller_client
 from scripts.local_stack import (
@@ -24,7 +25,7 @@ from scripts.local_stack import (
     endpoint_url,
     local_data_dir,
     port_in_use,
-    recorded_dynamodb_port,
+    recorded_servers,
     start_ministack,
     state_locked,
     stop_ministack,
@@ -43,6 +44,19 @@ def seed_table(*, endpoint: str, table_name: str) -> str:
 
 class NotOurStackError(Exception):
     """The stack named is not one `make deploy` created: it has no TableName output."""
+
+
+# What a tool working on the local table or a stack's reports in one line (make reset, make import): no local server,
+# no region, not our stack, DynamoDB busy or unreachable, and botocore's own errors (credentials, access, ...).
+TABLE_TOOL_FAILURES: tuple[type[Exception], ...] = (
+    LocalServerError,
+    RegionMissingError,
+    NotOurStackError,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+    BotoCoreError,
+    ClientError,
+)
 
 
 def describe_stack(stack: str) -> dict[str, Any]:
@@ -83,7 +97,7 @@ def local_endpoint(*, command: str) -> Iterator[str]:
     port = dynamodb_port()
     data_dir = local_data_dir()
     held = state_locked(data_dir / "state")
-    recorded = recorded_dynamodb_port(data_dir) if held else None
+    recorded = recorded_servers(data_dir).get("dynamodb_port") if held else None
     server = None
     if port_in_use(port):
         if not answers_as_ministack(port):
