@@ -16,9 +16,11 @@ export DYNAMODB_PORT
 STAGE ?= dev
 BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
+# Who a deployed stack answers: iam (signed requests: `make proxy`), ip (ALLOWED_IPS=) or public.
+ACCESS ?= iam
 
 .DEFAULT_GOAL := help
-.PHONY: help install local dev seed seed-stack import reset check test e2e lint-template package deploy destroy \
+.PHONY: help install local dev seed seed-stack import reset check test e2e lint-template package deploy destroy proxy \
 	loadtest costs bench clean clean-data
 
 ## list the targets (this page)
@@ -95,22 +97,30 @@ test: install
 e2e: install
 	$(PY) -m pytest e2e
 
-## cfn-lint on the packaged template of each stage
+## cfn-lint, with the serverless rules, on the packaged template of each stage and access mode
 lint-template: install
-	@$(MAKE) --no-print-directory package STAGE=dev BUILD=build/lint/dev
-	@$(MAKE) --no-print-directory package STAGE=prod BUILD=build/lint/prod
-	$(DEPLOY_VENV)/bin/cfn-lint build/lint/dev/sam.yaml build/lint/prod/sam.yaml
+	@for stage in dev prod; do for access in iam ip public; do \
+		$(MAKE) --no-print-directory package STAGE=$$stage ACCESS=$$access BUILD=build/lint/$$stage-$$access \
+			>/dev/null || exit 1; done; done
+	@# Ignored serverless rules: WS1000/WS2002 X-Ray tracing (the access logs and EMF metrics answer what a personal
+	@# API asks, without X-Ray's cost and latency); WS1004 cannot see the function's log group, which the template
+	@# names after the function (/aws/lambda/<stack>, with a retention); ES7000 a dead-letter queue for the alarm
+	@# e-mail subscription (an undeliverable alarm e-mail has nowhere better to go than the alarm's own history).
+	$(DEPLOY_VENV)/bin/cfn-lint build/lint/*/sam.yaml -a cfn_lint_serverless.rules \
+		--ignore-checks WS1000 WS2002 WS1004 ES7000
 
 ## write build/STAGE/sam.yaml and its code zip (STAGE=dev|prod); needs only .venv
 package: $(VENV)/.installed
-	@$(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD)
+	@$(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD) --access '$(ACCESS)'
 
-## deploy STAGE, its code in BUCKET (prod needs CORS_ORIGIN=https://...; ALLOW_RESET=true lets prod reset); print the URL
+## deploy STAGE (ACCESS=iam|ip|public, ALLOWED_IPS=, ALLOW_RESET=, THROTTLE_RATE=, ALARM_EMAIL=; docs/operations.md)
 deploy: install
 	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=dev|prod BUCKET=<an S3 bucket for the code>" \
-		"[CORS_ORIGIN=https://...] [ALLOW_RESET=true]"; exit 2; }
+		"[ACCESS=iam|ip|public] [ALLOWED_IPS=...] [CORS_ORIGIN=https://...] [ALLOW_RESET=true]" \
+		"[THROTTLE_RATE=10] [THROTTLE_BURST=20] [ALARM_EMAIL=...]"; exit 2; }
 	@PARAMETERS=$$($(PY) -m scripts.deploy parameters --stage $(STAGE) --cors-origin "$(CORS_ORIGIN)" \
-		--allow-reset "$(ALLOW_RESET)") && \
+		--allow-reset "$(ALLOW_RESET)" --access "$(ACCESS)" --allowed-ips "$(ALLOWED_IPS)" --public "$(PUBLIC)" \
+		--throttle-rate "$(THROTTLE_RATE)" --throttle-burst "$(THROTTLE_BURST)" --alarm-email "$(ALARM_EMAIL)") && \
 	$(AWS) sts get-caller-identity --query Account --output text >/dev/null && \
 	$(MAKE) --no-print-directory package && \
 	$(AWS) cloudformation package --template-file $(BUILD)/sam.yaml --s3-bucket $(BUCKET) \
@@ -120,6 +130,10 @@ deploy: install
 		--no-fail-on-empty-changeset && \
 	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --output text \
 		--query "Stacks[0].Outputs[?OutputKey=='EndpointURL'].OutputValue"
+
+## serve a deployed STACK= to the unchanged clients on http://127.0.0.1:5000 (PORT=), signed with your AWS credentials
+proxy: $(VENV)/.installed
+	@$(PY) -m scripts.proxy --stack '$(STACK)' --port $(PORT) $(ARGS)
 
 ## delete a non-prod stack and wait until it is gone
 destroy: install

@@ -1,5 +1,5 @@
-"""The packaged template of each deployed stage (`make package`): table, role, log group, API stage and errors,
-and the code zip."""
+"""The packaged template of each deployed stage and access mode (`make package`), and what SAM makes of it: table,
+role, log groups, API stage, access, TLS, throttling, alarms and errors, and the code zip."""
 
 import compileall
 import importlib.util
@@ -16,11 +16,20 @@ import pytest
 import yaml
 
 from chalicelib.store.table import TABLE_DEFINITION, TTL_ATTRIBUTE
-from scripts.deploy import DeployError, parameters
+from scripts.deploy import ACCESS_MODES, DeployError, parameters
 from scripts.local_stack import ROOT, stage_environment
 from tests.support.portal import STAGE
+from tests.support.sam import sam_translate
 
 DEPLOYED_STAGES = ["dev", "prod"]
+GATEWAY_HEADERS = {
+    "Access-Control-Allow-Origin": "method.request.header.Origin",
+    "Access-Control-Expose-Headers": "'Location, Retry-After'",
+    "Vary": "'Origin'",
+    "Cache-Control": "'no-store'",
+    "X-Content-Type-Options": "'nosniff'",
+    "Strict-Transport-Security": "'max-age=31536000; includeSubDomains'",
+}
 # The DynamoDB operations the app calls, and the IAM actions each needs.
 ACTIONS_FOR_OPERATION = {
     "BatchGetItem": {"dynamodb:BatchGetItem"},
@@ -57,8 +66,41 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
 
 @pytest.fixture(scope="session")
 def templates(packages: dict[str, tuple[Path, str]]) -> dict[str, dict[str, Any]]:
-    """The SAM template `make package` wrote for each deployed stage."""
+    """The SAM template `make package` wrote for each deployed stage, in the default access mode."""
     return {stage: yaml.safe_load((build / "sam.yaml").read_text()) for stage, (build, _) in packages.items()}
+
+
+@pytest.fixture(scope="session")
+def modes(
+    templates: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """`make package ACCESS=...` for each stage and the other access modes; the default's is `templates`."""
+    packaged = {(stage, "iam"): template for stage, template in templates.items()}
+    for stage in DEPLOYED_STAGES:
+        for access in ("ip", "public"):
+            build = tmp_path_factory.mktemp(f"package-{stage}-{access}") / "build"
+            subprocess.run(
+                [
+                    "make",
+                    "--no-print-directory",
+                    "-C",
+                    str(ROOT),
+                    "package",
+                    f"STAGE={stage}",
+                    f"ACCESS={access}",
+                    f"BUILD={build}",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            packaged[stage, access] = yaml.safe_load((build / "sam.yaml").read_text())
+    return packaged
+
+
+@pytest.fixture(scope="session")
+def translated(modes: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """What SAM makes of each packaged template on deploy."""
+    return {key: sam_translate(template) for key, template in modes.items()}
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
@@ -138,7 +180,7 @@ def test_make_package_says_what_it_wrote_in_one_line(packages, stage):
     size_kb = (build / "deployment.zip").stat().st_size / 1024
     assert re.fullmatch(
         rf"make package: {re.escape(str(build))}/sam.yaml and deployment.zip \((\d+) KB, \d+ files\) "
-        rf"for stage {stage}\n",
+        rf"for stage {stage}, access iam\n",
         output,
     )
     assert abs(int(re.search(r"\((\d+) KB", output).group(1)) - size_kb) < 1
@@ -161,8 +203,9 @@ def test_the_function_takes_its_table_from_the_table_resource_and_its_origins_fr
     assert variables == {
         "TABLE_NAME": {"Ref": "StudyTable"},
         "CORS_ALLOW_ORIGINS": {"Ref": "CorsAllowOrigins"},
-        "ALLOW_RESET": {"Fn::If": ["IsProd", {"Ref": "AllowReset"}, "true"]},
+        "ALLOW_RESET": {"Ref": "AllowReset"},
     }
+    # Off on every deployed stage unless the deploy says ALLOW_RESET=true.
     assert templates[stage]["Parameters"]["AllowReset"]["Default"] == "false"
     parameter = templates[stage]["Parameters"]["CorsAllowOrigins"]
     assert "Default" not in parameter  # a deployment must name its origins; no placeholder ships
@@ -243,27 +286,172 @@ def test_the_api_stage_throttles_every_method(templates, stage):
         "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
     }
     parameters = template["Parameters"]
-    assert (parameters["ThrottlingRateLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"]) == (100, 200)
+    # Sized for one learner: the portal's busiest page sends a handful of requests at once.
+    assert (parameters["ThrottlingRateLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"]) == (10, 20)
+
+
+SIGNED_ONLY = (
+    '{"error": "Forbidden: requests must be signed with AWS SigV4 (make proxy signs the portal\'s), to a route of'
+    ' this API"}'
+)
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("access", ACCESS_MODES)
 @pytest.mark.parametrize(
-    "response_type, status_code, body",
+    "response_type, status_code, body, extra_headers",
     [
-        ("DEFAULT_4XX", None, '{"error": $context.error.messageString}'),
-        ("DEFAULT_5XX", None, '{"error": $context.error.messageString}'),
-        # An unknown path or method: API Gateway's 403 "Missing Authentication Token", answered as a 404.
-        ("MISSING_AUTHENTICATION_TOKEN", "404", '{"error": "Not found"}'),
+        ("DEFAULT_4XX", None, '{"error": $context.error.messageString}', {}),
+        ("DEFAULT_5XX", None, '{"error": $context.error.messageString}', {}),
+        # A fixed message: API Gateway's own names the account and the API's ARN to whoever it refuses.
+        ("ACCESS_DENIED", "403", '{"error": "Forbidden: this API does not accept requests from this caller"}', {}),
+        ("THROTTLED", "429", '{"error": "Too many requests; retry shortly"}', {"Retry-After": "'1'"}),
+        # An unknown path or method (and, behind AWS_IAM, an unsigned request): "Missing Authentication Token".
+        ("MISSING_AUTHENTICATION_TOKEN", "404", '{"error": "Not found"}', {}),
     ],
 )
-def test_api_gateway_errors_carry_cors_headers_and_the_error_shape(templates, stage, response_type, status_code, body):
-    response = resource(templates[stage], "RestAPI")["Properties"]["GatewayResponses"][response_type]
+def test_api_gateway_errors_carry_cors_and_security_headers_and_the_error_shape(
+    modes, stage, access, response_type, status_code, body, extra_headers
+):
+    response = resource(modes[stage, access], "RestAPI")["Properties"]["GatewayResponses"][response_type]
+    if response_type == "MISSING_AUTHENTICATION_TOKEN" and access == "iam":
+        status_code, body = "403", SIGNED_ONLY
     assert response.get("StatusCode") == status_code
-    assert response["ResponseParameters"]["Headers"] == {
-        "Access-Control-Allow-Origin": "method.request.header.Origin",
-        "Vary": "'Origin'",
-    }
+    assert response["ResponseParameters"]["Headers"] == {**GATEWAY_HEADERS, **extra_headers}
     assert response["ResponseTemplates"] == {"application/json": body}
+
+
+def methods(api_body: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, operation) for path, ops in api_body["paths"].items() for method, operation in ops.items()]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_by_default_every_method_preflights_included_needs_a_sigv4_signature_after_sams_transform(translated, stage):
+    api = resource(translated[stage, "iam"], "RestAPI")["Properties"]
+    assert api["Body"]["securityDefinitions"] == {
+        "sigv4": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
+    }
+    every = methods(api["Body"])
+    assert len({path for path, _, _ in every}) == 19 + 2  # every route of the app, and its preflight
+    assert {method for _, method, _ in every} == {"get", "post", "options"}
+    assert all(operation["security"] == [{"sigv4": []}] for _, _, operation in every)
+    assert "Policy" not in api
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_access_ip_denies_every_address_outside_the_allowed_ips_parameter_in_the_apis_own_policy(translated, stage):
+    template = translated[stage, "ip"]
+    api = resource(template, "RestAPI")["Properties"]
+    invoke = {"Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+    assert api["Policy"] == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", **invoke},
+            {
+                "Effect": "Deny",
+                **invoke,
+                "Condition": {"NotIpAddress": {"aws:SourceIp": {"Fn::Split": [",", {"Ref": "AllowedIps"}]}}},
+            },
+        ],
+    }
+    assert "x-amazon-apigateway-policy" not in api["Body"]
+    assert not any("security" in operation for _, _, operation in methods(api["Body"]))
+    assert "Default" not in template["Parameters"]["AllowedIps"]  # a deploy must name its ranges
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_access_public_leaves_every_route_anonymous(translated, stage):
+    api = resource(translated[stage, "public"], "RestAPI")["Properties"]
+    assert "Policy" not in api and "securityDefinitions" not in api["Body"]
+    assert not any("security" in operation for _, _, operation in methods(api["Body"]))
+    assert "AllowedIps" not in translated[stage, "public"]["Parameters"]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_every_deploy_makes_a_new_api_deployment_so_a_changed_allow_list_takes_effect(modes, stage):
+    # SAM names the deployment after a hash that ignores the Policy: with the same name, CloudFormation would keep
+    # the old deployment, and API Gateway would go on applying the old policy.
+    first, second = (sam_translate(modes[stage, "ip"]) for _ in range(2))
+    deployments = [
+        {name for name, body in t["Resources"].items() if body["Type"] == "AWS::ApiGateway::Deployment"}
+        for t in (first, second)
+    ]
+    assert all(len(names) == 1 for names in deployments) and deployments[0] != deployments[1]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("access", ACCESS_MODES)
+def test_the_api_takes_only_tls_1_3_on_its_edge_endpoint(translated, stage, access):
+    api = resource(translated[stage, access], "RestAPI")["Properties"]
+    assert api["EndpointConfiguration"] == {"Types": ["EDGE"]}
+    # The strictest of the edge-optimized policies; an enhanced policy needs an access mode, and STRICT is AWS's advice.
+    assert (api["SecurityPolicy"], api["EndpointAccessMode"]) == ("SecurityPolicy_TLS13_2025_EDGE", "STRICT")
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_stage_writes_a_json_access_log_line_per_request_to_its_own_group_with_a_retention(translated, stage):
+    template = translated[stage, "iam"]
+    [stage_resource] = [body for body in template["Resources"].values() if body["Type"] == "AWS::ApiGateway::Stage"]
+    setting = stage_resource["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    line = json.loads(setting["Format"])  # JSON, with each variable quoted
+    assert {"requestId", "ip", "caller", "method", "resource", "status", "error", "tls"} <= set(line)
+    assert line["status"] == "$context.status" and line["error"] == "$context.error.responseType"
+    group = resource(template, "ApiAccessLogGroup")["Properties"]
+    assert group["RetentionInDays"] == {"Fn::If": ["IsProd", 90, 14]}
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/apigateway/${AWS::StackName}-access"}
+
+
+ALARMS = {
+    "Api5xxAlarm": (
+        "AWS/ApiGateway",
+        "5XXError",
+        [{"Name": "ApiName", "Value": {"Ref": "AWS::StackName"}}, {"Name": "Stage", "Value": "api"}],
+    ),
+    "LambdaErrorsAlarm": ("AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]),
+    "LambdaThrottlesAlarm": ("AWS/Lambda", "Throttles", [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]),
+}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_alarms_on_api_5xx_function_errors_and_throttles_and_table_throttling_tell_one_topic(templates, stage):
+    template = templates[stage]
+    alarms = {
+        name: body["Properties"]
+        for name, body in template["Resources"].items()
+        if body["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert set(alarms) == {*ALARMS, "DynamoDBThrottlesAlarm"}
+    for name, (namespace, metric, dimensions) in ALARMS.items():
+        assert (alarms[name]["Namespace"], alarms[name]["MetricName"]) == (namespace, metric)
+        assert alarms[name]["Dimensions"] == dimensions
+        assert (alarms[name]["Statistic"], alarms[name]["Period"]) == ("Sum", 300)
+    # The API is named after the stack, which the 5XX alarm's ApiName dimension names.
+    assert resource(template, "RestAPI")["Properties"]["Name"] == {"Ref": "AWS::StackName"}
+    table = alarms["DynamoDBThrottlesAlarm"]["Metrics"]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in table if "MetricStat" in m} == {
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+    }
+    assert all(
+        m["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "TableName", "Value": {"Ref": "StudyTable"}}]
+        for m in table
+        if "MetricStat" in m
+    )
+    assert [m["Expression"] for m in table if m.get("ReturnData")] == ["reads + writes"]
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"  # no traffic is not an alarm
+    subscription = resource(template, "AlarmSubscription")
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
 
 
 def test_the_role_grants_exactly_the_operations_the_routes_call(templates, backend, dynamodb_calls, api, seeded):
@@ -308,23 +496,86 @@ def test_the_role_grants_exactly_the_operations_the_routes_call(templates, backe
     assert needed == set(dynamodb["Action"])  # nothing missing, nothing granted that no route uses
 
 
+DEFAULTS = "AllowReset=false ThrottlingRateLimit=10 ThrottlingBurstLimit=20 AlarmEmail="
+
+
 def test_make_deploy_gives_the_dev_stage_the_portals_local_origins_and_prod_only_what_it_is_told():
     assert (
         parameters(stage="dev", cors_origin="")
-        == f"Stage=dev CorsAllowOrigins={stage_environment('dev')['CORS_ALLOW_ORIGINS']} AllowReset=false"
+        == f"Stage=dev CorsAllowOrigins={stage_environment('dev')['CORS_ALLOW_ORIGINS']} {DEFAULTS}"
     )
     assert (
         parameters(stage="prod", cors_origin="https://a.example.org, https://b.example.org")
-        == "Stage=prod CorsAllowOrigins=https://a.example.org,https://b.example.org AllowReset=false"
+        == f"Stage=prod CorsAllowOrigins=https://a.example.org,https://b.example.org {DEFAULTS}"
     )
-    assert parameters(stage="prod", cors_origin="https://a.example.org", allow_reset="true").endswith(
-        " AllowReset=true"
-    )
-    with pytest.raises(DeployError, match="ALLOW_RESET must be true or false"):
-        parameters(stage="prod", cors_origin="https://a.example.org", allow_reset="yes")
     for refused in ("", "*", "http://a.example.org"):
         with pytest.raises(DeployError, match="STAGE=prod needs CORS_ORIGIN=https://"):
             parameters(stage="prod", cors_origin=refused)
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_make_deploy_passes_every_parameter_so_a_redeploy_never_keeps_an_earlier_value(stage):
+    passed = parameters(
+        stage=stage,
+        cors_origin="https://a.example.org",
+        allow_reset="true",
+        access="ip",
+        allowed_ips="203.0.113.7, 198.51.100.0/24",
+        throttle_rate="1",
+        throttle_burst="2",
+        alarm_email="learner@example.org",
+    )
+    assert dict(pair.split("=", 1) for pair in passed.split(" ")) == {
+        "Stage": stage,
+        "CorsAllowOrigins": "https://a.example.org",
+        "AllowReset": "true",
+        "ThrottlingRateLimit": "1",
+        "ThrottlingBurstLimit": "2",
+        "AlarmEmail": "learner@example.org",
+        "AllowedIps": "203.0.113.7/32,198.51.100.0/24",
+    }
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"allow_reset": "yes"}, "ALLOW_RESET must be true or false"),
+        ({"access": "open"}, "ACCESS must be one of iam, ip, public"),
+        ({"access": "ip"}, "ACCESS=ip needs ALLOWED_IPS="),
+        ({"access": "ip", "allowed_ips": " , "}, "ACCESS=ip needs ALLOWED_IPS="),
+        ({"access": "ip", "allowed_ips": "203.0.113.7/24"}, "host bits"),
+        ({"access": "ip", "allowed_ips": "203.0.113.0/24;rm"}, "not '203.0.113.0/24;rm'"),
+        ({"access": "ip", "allowed_ips": "localhost"}, "not 'localhost'"),
+        ({"allowed_ips": "203.0.113.7/32"}, "ALLOWED_IPS applies only with ACCESS=ip"),
+        ({"access": "public", "stage": "prod"}, "STAGE=prod ACCESS=public needs PUBLIC=true"),
+        ({"access": "public", "stage": "prod", "public": "yes"}, "PUBLIC must be true or false"),
+        ({"throttle_rate": "0"}, "THROTTLE_RATE must be a whole number of at least 1"),
+        ({"throttle_burst": "2.5"}, "THROTTLE_BURST must be a whole number of at least 1"),
+        ({"alarm_email": "learner"}, "ALARM_EMAIL must be one e-mail address"),
+        ({"alarm_email": "a@example.org,b@example.org"}, "ALARM_EMAIL must be one e-mail address"),
+    ],
+)
+def test_make_deploy_refuses_bad_settings_in_one_line_before_any_request(options, message):
+    with pytest.raises(DeployError, match=re.escape(message)) as refused:
+        parameters(**{"stage": "dev", "cors_origin": "https://a.example.org", **options})
+    assert "\n" not in str(refused.value)
+
+
+def test_a_public_prod_stack_needs_public_true_and_a_public_dev_stack_only_access_public():
+    assert parameters(stage="prod", cors_origin="https://a.example.org", access="public", public="true")
+    assert parameters(stage="dev", cors_origin="", access="public")
+
+
+@pytest.mark.parametrize("ranges", ["203.0.113.7", "203.0.113.0/24,2001:db8::/32", "127.0.0.1/32"])
+def test_the_ranges_make_deploy_passes_are_ones_the_template_accepts(modes, ranges):
+    passed = parameters(stage="dev", cors_origin="", access="ip", allowed_ips=ranges).split("AllowedIps=")[1]
+    assert re.fullmatch(modes["dev", "ip"]["Parameters"]["AllowedIps"]["AllowedPattern"], passed)
+
+
+def test_the_alarm_address_make_deploy_passes_is_one_the_template_accepts(templates):
+    passed = parameters(stage="dev", cors_origin="", alarm_email="learner@example.org").split("AlarmEmail=")[1]
+    pattern = templates["dev"]["Parameters"]["AlarmEmail"]["AllowedPattern"]
+    assert re.fullmatch(pattern, passed) and re.fullmatch(pattern, "")
 
 
 @pytest.mark.parametrize(
