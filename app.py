@@ -1,4 +1,5 @@
-"""The study portal API: the routes' table, and what every request goes through (logging, CORS, error shape).
+"""The study portal API: the routes' table, and what every request goes through (logging and metrics, CORS and
+security headers, error shape).
 
 Routes live by area in chalicelib/*_routes.py:
   sessions_routes.py  POST/GET /study_sessions, GET /study_sessions/{id}, POST /study_sessions/{id}/review,
@@ -19,11 +20,11 @@ from chalice.app import Request
 
 from chalicelib.catalog_routes import catalog
 from chalicelib.dashboard_routes import dashboard
-from chalicelib.logs import log_json_to_stdout, request_id
+from chalicelib.logs import access_metrics, log_json_to_stdout, request_id
 from chalicelib.runtime import dynamodb_usage
 from chalicelib.service_routes import service
 from chalicelib.sessions_routes import sessions
-from chalicelib.web import allowed_origin, current_request, error_response
+from chalicelib.web import allowed_origin, current_request, error_response, security_headers
 from chalicelib.words_routes import words
 
 app = Chalice(app_name="study-portal", configure_logs=False)
@@ -55,7 +56,8 @@ for _path in list(app.routes):
 
 @app.middleware("http")
 def log_requests(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    """One JSON access-log line per request; never the body, headers or query string, which may hold secrets."""
+    """One JSON access-log line per request; never the body, headers or query string, which may hold secrets. Its
+    `_aws` key makes CloudWatch read the line as metrics (Embedded Metric Format), by route and status class."""
     request_id.set(getattr(request.lambda_context, "aws_request_id", None))
     current_request.set(request)
     usage = {"requests": 0, "capacity": 0.0}
@@ -72,6 +74,9 @@ def log_requests(request: Request, get_response: Callable[[Request], Response]) 
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
                 "dynamodb_requests": usage["requests"],
                 "dynamodb_capacity": round(usage["capacity"], 2),  # read + write units, as DynamoDB reports them
+                **access_metrics(
+                    route=f"{request.method} {request.context.get('resourcePath')}", status=response.status_code
+                ),
             }
         },
     )
@@ -79,14 +84,16 @@ def log_requests(request: Request, get_response: Callable[[Request], Response]) 
 
 
 @app.middleware("http")
-def add_cors_headers(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Every response, errors included, carries CORS headers for allowed origins."""
+def add_headers(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Every response, errors and preflights included, carries CORS headers for allowed origins, and the security
+    headers."""
     response = get_response(request)
     origin = allowed_origin(request.headers.get("origin"))
     if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After"
     response.headers["Vary"] = "Origin"
+    response.headers.update(security_headers())
     return response
 
 

@@ -2,9 +2,12 @@
 
 import json
 import logging
+import os
 import sys
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -32,6 +35,34 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+METRICS_NAMESPACE = "StudyPortal"
+
+
+def access_metrics(*, route: str, status: int) -> dict[str, Any]:
+    """The keys that make CloudWatch read the access line (its latency_ms and dynamodb_requests) as metrics
+    (Embedded Metric Format), by stack, route and status class (2xx, 4xx, 5xx): a few dozen series at most, and a
+    metric's sample count is the number of requests."""
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["stack", "route", "status_class"]],
+                    "Metrics": [
+                        {"Name": "latency_ms", "Unit": "Milliseconds"},
+                        {"Name": "dynamodb_requests", "Unit": "Count"},
+                    ],
+                }
+            ],
+        },
+        # The function is named after its stack (infra/template.yaml).
+        "stack": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+        "route": route,
+        "status_class": f"{status // 100}xx",
+    }
 
 
 def log_json_to_stdout(logger: logging.Logger) -> None:

@@ -1,5 +1,5 @@
 """What every route shares: the current request, path and query parsing, the JSON and error answers, CORS's
-origin check, and the one mapping from the data layer's named errors to HTTP statuses."""
+origin check, the security headers, and the one mapping from the data layer's named errors to HTTP statuses."""
 
 import functools
 import logging
@@ -58,6 +58,15 @@ def allowed_origin(origin: str | None) -> str | None:
     if "*" in allowed:
         return "*"
     return origin if origin in allowed else None
+
+
+def security_headers() -> dict[str, str]:
+    """What every answer carries: never cached (every answer is the learner's own, and changes), never sniffed as
+    another type; on Lambda, where API Gateway serves only HTTPS, HTTPS for a year (not under chalice local's http)."""
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
 
 
 def parse_id(value: str) -> int:

@@ -1,6 +1,7 @@
 """The access log: one JSON line per request, with what an operator needs and nothing a client sent."""
 
 import json
+import time
 
 import pytest
 
@@ -19,6 +20,11 @@ ACCESS_FIELDS = {
     "latency_ms",
     "dynamodb_requests",
     "dynamodb_capacity",
+    # Embedded Metric Format: the metrics' definition and their dimensions.
+    "_aws",
+    "stack",
+    "route",
+    "status_class",
 }
 
 
@@ -113,3 +119,36 @@ def test_every_dynamodb_call_asks_for_the_capacity_it_consumed_and_the_access_li
     )
     [access] = access_lines(app_log())
     assert access["dynamodb_capacity"] == round(units, 2)
+
+
+@pytest.mark.parametrize(
+    "path, status, route, status_class",
+    [
+        ("/groups/1", 200, "GET /groups/{group_id}", "2xx"),
+        ("/study_sessions/99999", 404, "GET /study_sessions/{session_id}", "4xx"),
+        ("/groups/1/words?page=2", 200, "GET /groups/{group_id}/words", "2xx"),
+    ],
+)
+def test_the_access_line_is_a_cloudwatch_metric_record_by_route_template_and_status_class(
+    api, app_log, path, status, route, status_class
+):
+    assert api.get(path).status_code == status
+    [access] = access_lines(app_log())
+    [definition] = access["_aws"]["CloudWatchMetrics"]
+    assert definition["Namespace"] == "StudyPortal"
+    # CloudWatch takes each metric and dimension from the line's own keys, and skips a record whose key is missing.
+    assert definition["Dimensions"] == [["stack", "route", "status_class"]]
+    assert (access["stack"], access["route"], access["status_class"]) == ("local", route, status_class)
+    assert {(m["Name"], m["Unit"]) for m in definition["Metrics"]} == {
+        ("latency_ms", "Milliseconds"),
+        ("dynamodb_requests", "Count"),
+    }
+    assert all(isinstance(access[m["Name"]], int | float) for m in definition["Metrics"])
+    assert abs(access["_aws"]["Timestamp"] / 1000 - time.time()) < 60
+
+
+def test_the_metrics_name_the_stack_the_function_runs_in(api, app_log, monkeypatch):
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "study-portal-dev")
+    api.get("/groups/1")
+    [access] = access_lines(app_log())
+    assert access["stack"] == "study-portal-dev"

@@ -15,7 +15,7 @@ from chalicelib.store import StudyRepository
 from scripts.local_stack import ROOT
 from scripts.seed_data import GROUPS
 from tests.support.dynamodb import http_error, scan_items
-from tests.support.portal import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID
+from tests.support.portal import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID, assert_security_headers
 
 SESSION_FIELDS = {
     "id",
@@ -419,10 +419,11 @@ def test_every_route_answers_its_preflight(bare_api, method, path):
     assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
     assert method in response.headers["Access-Control-Allow-Methods"].split(", ")
     assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
+    assert_security_headers(response.headers)
 
 
 @pytest.mark.parametrize("method, path", ROUTES)
-def test_no_route_scans_and_each_answers_with_cors(backend, dynamodb_calls, api, method, path):
+def test_no_route_scans_and_each_answers_with_cors_and_the_security_headers(backend, dynamodb_calls, api, method, path):
     session = json.loads(
         api.post("/study_sessions", body=json.dumps(VALID), headers={"Content-Type": "application/json"}).body
     )
@@ -435,4 +436,5 @@ def test_no_route_scans_and_each_answers_with_cors(backend, dynamodb_calls, api,
     )
     assert response.status_code in (200, 201)
     assert response.headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
+    assert_security_headers(response.headers)
     assert dynamodb_calls and "Scan" not in dynamodb_calls

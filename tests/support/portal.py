@@ -39,3 +39,10 @@ class DevPlace:
     dynamodb_port: int
     data_dir: Path
     log_path: Path
+
+
+def assert_security_headers(headers: Any, *, on_lambda: bool = False) -> None:
+    """Never cached, never sniffed; HTTPS-only (HSTS) only where API Gateway serves HTTPS, on Lambda."""
+    assert (headers["Cache-Control"], headers["X-Content-Type-Options"]) == ("no-store", "nosniff")
+    hsts = headers.get("Strict-Transport-Security")
+    assert hsts == ("max-age=31536000; includeSubDomains" if on_lambda else None)
