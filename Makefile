@@ -125,7 +125,7 @@ deploy: install
 	$(MAKE) --no-print-directory package && \
 	$(AWS) cloudformation package --template-file $(BUILD)/sam.yaml --s3-bucket $(BUCKET) \
 		--output-template-file $(BUILD)/packaged.yaml >/dev/null && \
-	$(AWS) cloudformation deploy --template-file $(BUILD)/packaged.yaml --stack-name $(STACK) \
+	$(AWS) cloudformation deploy --template-file $(BUILD)/packaged.yaml --stack-name $(STACK) --s3-bucket $(BUCKET) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides $$PARAMETERS \
 		--no-fail-on-empty-changeset && \
 	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --output text \

@@ -59,7 +59,8 @@ def package(*, stage: str, build: Path, access: str = "iam") -> str:
             ],
             capture_output=True,
             text=True,
-            env={"AWS_DEFAULT_REGION": "us-east-1", **os.environ},
+            # chalice package imports the app: bytecode it wrote into the copy would reach the zip beside ours.
+            env={"AWS_DEFAULT_REGION": "us-east-1", **os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
     if result.returncode != 0:
         raise DeployError(f"chalice package failed:\n{result.stdout}{result.stderr}")

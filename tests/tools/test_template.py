@@ -59,6 +59,8 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
             check=True,
             capture_output=True,
             text=True,
+            # As a developer's shell runs it: Python writes bytecode wherever it imports from.
+            env={name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"},
         )
         packaged[stage] = build, result.stdout + result.stderr
     return packaged
@@ -110,6 +112,7 @@ def test_the_zip_holds_the_app_and_chalicelib_sources_each_with_bytecode_of_exac
     build, _ = packages[stage]
     with zipfile.ZipFile(build / "deployment.zip") as archive:
         files = {name: archive.read(name) for name in archive.namelist()}
+        assert len(files) == len(archive.namelist())  # no name twice (which one Lambda would unpack is unsaid)
     sources = {path.relative_to(ROOT).as_posix() for path in (ROOT / "chalicelib").rglob("*.py")}
     assert sources | {"app.py"} <= set(files)
     assert not any(name.startswith(("boto3/", "botocore/")) for name in files)
@@ -402,14 +405,19 @@ def test_the_stage_writes_a_json_access_log_line_per_request_to_its_own_group_wi
     assert group["LogGroupName"] == {"Fn::Sub": "/aws/apigateway/${AWS::StackName}-access"}
 
 
+FUNCTION = [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]
+TABLE = [{"Name": "TableName", "Value": {"Ref": "StudyTable"}}]
 ALARMS = {
     "Api5xxAlarm": (
         "AWS/ApiGateway",
         "5XXError",
         [{"Name": "ApiName", "Value": {"Ref": "AWS::StackName"}}, {"Name": "Stage", "Value": "api"}],
     ),
-    "LambdaErrorsAlarm": ("AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]),
-    "LambdaThrottlesAlarm": ("AWS/Lambda", "Throttles", [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]),
+    "LambdaErrorsAlarm": ("AWS/Lambda", "Errors", FUNCTION),
+    "LambdaThrottlesAlarm": ("AWS/Lambda", "Throttles", FUNCTION),
+    # Two alarms, not metric math on one: ministack's CloudFormation refuses an alarm's Metrics.
+    "DynamoDBReadThrottlesAlarm": ("AWS/DynamoDB", "ReadThrottleEvents", TABLE),
+    "DynamoDBWriteThrottlesAlarm": ("AWS/DynamoDB", "WriteThrottleEvents", TABLE),
 }
 
 
@@ -421,24 +429,13 @@ def test_alarms_on_api_5xx_function_errors_and_throttles_and_table_throttling_te
         for name, body in template["Resources"].items()
         if body["Type"] == "AWS::CloudWatch::Alarm"
     }
-    assert set(alarms) == {*ALARMS, "DynamoDBThrottlesAlarm"}
+    assert set(alarms) == set(ALARMS)
     for name, (namespace, metric, dimensions) in ALARMS.items():
         assert (alarms[name]["Namespace"], alarms[name]["MetricName"]) == (namespace, metric)
         assert alarms[name]["Dimensions"] == dimensions
-        assert (alarms[name]["Statistic"], alarms[name]["Period"]) == ("Sum", 300)
+        assert (alarms[name]["Statistic"], alarms[name]["Period"], alarms[name]["EvaluationPeriods"]) == ("Sum", 300, 1)
     # The API is named after the stack, which the 5XX alarm's ApiName dimension names.
     assert resource(template, "RestAPI")["Properties"]["Name"] == {"Ref": "AWS::StackName"}
-    table = alarms["DynamoDBThrottlesAlarm"]["Metrics"]
-    assert {m["MetricStat"]["Metric"]["MetricName"] for m in table if "MetricStat" in m} == {
-        "ReadThrottleEvents",
-        "WriteThrottleEvents",
-    }
-    assert all(
-        m["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "TableName", "Value": {"Ref": "StudyTable"}}]
-        for m in table
-        if "MetricStat" in m
-    )
-    assert [m["Expression"] for m in table if m.get("ReturnData")] == ["reads + writes"]
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
