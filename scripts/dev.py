@@ -74,6 +74,13 @@ def second_instance_hint(*, port: int, dynamodb_port: int) -> str:
     )
 
 
+def airplay_hint(port: int) -> str:
+    """Who holds port 5000 on a Mac, more often than not."""
+    if port != DEFAULT_PORT:
+        return ""
+    return " (on macOS, often the AirPlay Receiver: System Settings > General > AirDrop & Handoff)"
+
+
 def port_taken_message(*, port: int, dynamodb: bool, api_port: int = DEFAULT_PORT) -> str:
     """Why `make dev` cannot start on a taken port, and the variable that moves it."""
     if dynamodb:
@@ -89,14 +96,9 @@ def port_taken_message(*, port: int, dynamodb: bool, api_port: int = DEFAULT_POR
             f"127.0.0.1 by another program (LocalStack listens there too): run `DYNAMODB_PORT={next_free_port(port)}"
             " make dev` to use another port"
         )
-    airplay = (
-        " (on macOS, often the AirPlay Receiver: System Settings > General > AirDrop & Handoff)"
-        if port == DEFAULT_PORT
-        else ""
-    )
     return (
         f"port {port}, which `make dev` wants for the API (chalice local), is in use on 127.0.0.1 by another "
-        f"program{airplay}; run `PORT={next_free_port(port)} make dev` to use another port (the portal's "
+        f"program{airplay_hint(port)}; run `PORT={next_free_port(port)} make dev` to use another port (the portal's "
         f"frontend and Typing Tutor call port {DEFAULT_PORT})"
     )
 
