@@ -1,12 +1,15 @@
 """Where the HTTP contract runs: `chalice local`, and the dev stage deployed into ministack through CloudFormation
-(both started here), or a running API given with --base-url (a real deployment, or `make dev`)."""
+in the default access mode (AWS_IAM) and called through `make proxy` (both started here), or a running API given
+with --base-url (a real deployment, or `make dev`)."""
 
 import http.client
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -25,6 +28,7 @@ from scripts.local_stack import (
     endpoint_url,
     free_port,
     local_client,
+    port_in_use,
     start_ministack,
     stop_ministack,
     wait_until_ready,
@@ -32,7 +36,7 @@ from scripts.local_stack import (
 
 STAGE = "dev"
 STACK = f"study-portal-{STAGE}"
-SERVICES = "dynamodb,lambda,apigateway,cloudformation,iam,logs,s3,sts"
+SERVICES = "dynamodb,lambda,apigateway,cloudformation,iam,logs,s3,sts,sns,cloudwatch"
 ARTIFACTS_BUCKET = "study-portal-artifacts"
 VALID = {"group_id": 1, "study_activity_id": 1}  # the seeded group 1 and activity 1
 VALID_BODY = json.dumps(VALID).encode()
@@ -71,19 +75,95 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Deployment:
-    """The dev stage, deployed by `make deploy` into a ministack of its own."""
+class Emulator:
+    """A ministack of its own with the services a deploy needs, enforcing IAM (AUTH=true), and the AWS CLI's
+    environment for it."""
 
     endpoint_url: str
     port: int
-    outputs: dict[str, str]
+    env: dict[str, str]
+    work: Path
 
     def client(self, service: str) -> Any:
         return local_client(service, self.endpoint_url)
 
+    def deploy(self, stack: str, **variables: str) -> dict[str, str]:
+        """`make deploy` of the dev stage as STACK, with these make variables; the stack's outputs."""
+        _make(
+            "deploy",
+            env=self.env,
+            BUCKET=ARTIFACTS_BUCKET,
+            STAGE=STAGE,
+            BUILD=str(self.work / stack),
+            STACK=stack,
+            **variables,
+        )
+        [described] = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+        return {output["OutputKey"]: output["OutputValue"] for output in described["Outputs"]}
+
+    def seed(self, stack: str) -> None:
+        """`make seed-stack`: the seed data into the stack's table."""
+        _make("seed-stack", env=self.env, STACK=stack)
+
+    def destroy(self, stack: str) -> None:
+        _make("destroy", env=self.env, STAGE=STAGE, BUILD=str(self.work / stack), STACK=stack)
+
+    def api_url(self, outputs: dict[str, str]) -> str:
+        """Where ministack serves a deployed API's stage, unsigned requests and all."""
+        return f"{self.endpoint_url}/restapis/{outputs['RestAPIId']}/api/_user_request_"
+
+    @contextmanager
+    def proxy(self, stack: str) -> Iterator[str]:
+        """`make proxy STACK=...` on a free port, as a learner runs it (Ctrl-C at the end): its URL."""
+        port = free_port()
+        log_path = self.work / f"proxy-{stack}-{port}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                ["make", "--no-print-directory", "-C", str(ROOT), "proxy", f"STACK={stack}", f"PORT={port}"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while not port_in_use(port):
+                assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            finally:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The dev stage, deployed by `make deploy` (default mode: AWS_IAM) into a ministack of its own."""
+
+    emulator: Emulator
+    outputs: dict[str, str]
+    base_url: str  # `make proxy`'s, which signs each request: what the portal's clients call
+
     @property
-    def base_url(self) -> str:
-        return f"{self.endpoint_url}/restapis/{self.outputs['RestAPIId']}/api/_user_request_"
+    def endpoint_url(self) -> str:
+        return self.emulator.endpoint_url
+
+    @property
+    def port(self) -> int:
+        return self.emulator.port
+
+    def client(self, service: str) -> Any:
+        return self.emulator.client(service)
+
+    @property
+    def upstream_url(self) -> str:
+        """The stage on ministack itself, where a request without a signature goes."""
+        return self.emulator.api_url(self.outputs)
 
 
 @dataclass(frozen=True)
@@ -147,35 +227,37 @@ def _emulator_environment(endpoint_url: str, home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """ministack with the services a deploy needs, enforcing IAM; `make deploy` and `make seed-stack` into it;
-    `make destroy` after."""
+def emulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """ministack with the services a deploy needs, enforcing IAM, and a bucket for the code."""
     if request.config.getoption("--base-url"):
-        pytest.skip("checks the stack e2e deploys itself, and --base-url names a running API instead")
+        pytest.skip("deploys stacks of its own, and --base-url names a running API instead")
     work = tmp_path_factory.mktemp("deploy")
     port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
-    env = _emulator_environment(endpoint_url, work)
-    make_variables = {"STAGE": STAGE, "BUILD": str(work / "build"), "STACK": STACK}
     ministack = start_ministack(port=port, log_path=work / "ministack.log", services=SERVICES, enforce_iam=True)
     try:
         wait_until_ready(port=port, process=ministack)
         local_client("s3", endpoint_url).create_bucket(Bucket=ARTIFACTS_BUCKET)
-        started = time.monotonic()
-        _make("deploy", env=env, BUCKET=ARTIFACTS_BUCKET, **make_variables)
-        TIMINGS["make deploy (package, upload, stack create)"] = f"{time.monotonic() - started:.1f} s"
-        cloudformation = local_client("cloudformation", endpoint_url)
-        [stack] = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
-        _time_stack_create(cloudformation.describe_stack_events(StackName=STACK)["StackEvents"])
-        outputs = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
-        deployed = Deployment(endpoint_url=endpoint_url, port=port, outputs=outputs)
-        _make("seed-stack", env=env, STACK=STACK)
-        _time_calls(deployed.base_url)
-        yield deployed
-        _make("destroy", env=env, **make_variables)
-        assert outputs["TableName"] not in deployed.client("dynamodb").list_tables()["TableNames"]
+        yield Emulator(endpoint_url=endpoint_url, port=port, env=_emulator_environment(endpoint_url, work), work=work)
     finally:
         stop_ministack(ministack)
+
+
+@pytest.fixture(scope="session")
+def deployment(emulator: Emulator) -> Iterator[Deployment]:
+    """`make deploy` (the default access mode) and `make seed-stack` into the emulator, and `make proxy` to call it;
+    `make destroy` after."""
+    started = time.monotonic()
+    outputs = emulator.deploy(STACK)
+    TIMINGS["make deploy (package, upload, stack create)"] = f"{time.monotonic() - started:.1f} s"
+    _time_stack_create(emulator.client("cloudformation").describe_stack_events(StackName=STACK)["StackEvents"])
+    emulator.seed(STACK)
+    with emulator.proxy(STACK) as proxy_url:
+        deployed = Deployment(emulator=emulator, outputs=outputs, base_url=proxy_url)
+        _time_calls(deployed.base_url)
+        yield deployed
+    emulator.destroy(STACK)
+    assert outputs["TableName"] not in emulator.client("dynamodb").list_tables()["TableNames"]
 
 
 def _time_stack_create(events: list[dict[str, Any]]) -> None:
@@ -188,16 +270,17 @@ def _time_stack_create(events: list[dict[str, Any]]) -> None:
 
 
 def _time_calls(base_url: str) -> None:
-    """The first call (the Lambda's cold start) and warm calls, for the summary; nothing is asserted on them."""
+    """The first call (the Lambda's cold start) and warm calls through `make proxy`, for the summary; nothing is
+    asserted on them."""
     started = time.monotonic()
     assert post(base_url).status == 201
-    TIMINGS["cold call (first POST, 201)"] = f"{(time.monotonic() - started) * 1000:.0f} ms"
+    TIMINGS["cold call (first POST through make proxy, 201)"] = f"{(time.monotonic() - started) * 1000:.0f} ms"
     warm = []
     for _ in range(WARM_CALLS):
         started = time.monotonic()
         assert post(base_url).status == 201
         warm.append(time.monotonic() - started)
-    TIMINGS[f"warm call (POST, 201; median, max of {WARM_CALLS})"] = (
+    TIMINGS[f"warm call (POST through make proxy, 201; median, max of {WARM_CALLS})"] = (
         f"{median(warm) * 1000:.0f} ms, {max(warm) * 1000:.0f} ms"
     )
 
@@ -253,7 +336,7 @@ def target(target_name: str, request: pytest.FixtureRequest) -> Target:
     return Target(
         name="ministack-deploy",
         base_url=deployed.base_url,
-        location_prefix="/api",
+        location_prefix="",  # make proxy hands back Location without the stage, as its clients address it
         dynamodb=deployed.client("dynamodb"),
         table=deployed.outputs["TableName"],
         gateway_responses=False,

@@ -985,9 +985,18 @@ def test_the_index_and_the_health_check_answer_on_every_target(target):
 
 
 # Last in the file: reset deletes every session, so it must run after the other tests on its target.
-def test_reset_deletes_the_study_history_and_answers_a_message(target):
-    """On chalice local (a table of its own) check everything; on the deployed stack, only what is ours."""
-    if target.name not in ("chalice-local", "ministack-deploy"):
+def test_reset_deletes_the_history_where_it_is_on_and_where_it_is_off_answers_403_and_deletes_nothing(target):
+    """chalice local allows it (a table of its own); the deployed stage, deployed without ALLOW_RESET, refuses it
+    (e2e/test_access.py walks a stack deployed with ALLOW_RESET=true through it)."""
+    if target.name == "ministack-deploy":
+        session = new_session(target)
+        before = partition_items(target, f"SESSION#{session['id']}")
+        refused = call(target, "POST", "/api/study-sessions/reset", body=b"")
+        assert answered(refused, 403) == {"error": "Reset is turned off on this deployment (its AllowReset parameter)"}
+        assert partition_items(target, f"SESSION#{session['id']}") == before != []
+        assert answered(call(target, "GET", f"/study_sessions/{session['id']}"), 200)["id"] == session["id"]
+        return
+    if target.name != "chalice-local":
         pytest.skip("reset deletes every session of a running API's table, which is not this run's to delete")
     session = new_session(target)
     answered(
@@ -1004,11 +1013,9 @@ def test_reset_deletes_the_study_history_and_answers_a_message(target):
     assert isinstance(body["message"], str) and body["message"] and body["sessions_deleted"] >= 1
     answered(call(target, "GET", f"/study_sessions/{session['id']}"), 404)
     assert partition_items(target, f"SESSION#{session['id']}") == []
-    # No session is left on either target's own table: the recent session is JSON null, through the Lambda too.
+    # No session is left: the recent session is JSON null.
     answer = call(target, "GET", "/dashboard/recent-session")
     assert answered(answer, 200) is None and answer.raw == b"null"
-    if target.name != "chalice-local":
-        return
     assert body["sessions_deleted"] == len(before)
     assert body["reviews_deleted"] == sum(item["review_items_count"] for item in before.values())
     assert not [key for key in stored(target) if key[0].startswith("SESSION#")]

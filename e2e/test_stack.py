@@ -7,6 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from chalicelib.store.table import TABLE_DEFINITION
@@ -20,6 +23,13 @@ EXPECTED_RESOURCES = {
     ("APIHandlerInvokePermission", "AWS::Lambda::Permission"),
     ("RestAPI", "AWS::ApiGateway::RestApi"),
     ("RestAPIapiStage", "AWS::ApiGateway::Stage"),
+    ("ApiAccessLogGroup", "AWS::Logs::LogGroup"),
+    ("AlarmTopic", "AWS::SNS::Topic"),  # no AlarmSubscription: this deploy names no ALARM_EMAIL
+    ("Api5xxAlarm", "AWS::CloudWatch::Alarm"),
+    ("LambdaErrorsAlarm", "AWS::CloudWatch::Alarm"),
+    ("LambdaThrottlesAlarm", "AWS::CloudWatch::Alarm"),
+    ("DynamoDBReadThrottlesAlarm", "AWS::CloudWatch::Alarm"),
+    ("DynamoDBWriteThrottlesAlarm", "AWS::CloudWatch::Alarm"),
 }
 
 
@@ -124,24 +134,43 @@ def test_the_table_has_the_keys_and_indexes_the_code_uses_on_demand_without_dele
     assert table["DeletionProtectionEnabled"] is False
 
 
-def test_the_stage_throttles_every_method(deployment):
+def test_the_stage_throttles_every_method_for_one_learner_by_default(deployment):
     stage = deployment.client("apigateway").get_stage(restApiId=deployment.outputs["RestAPIId"], stageName="api")
     settings = stage["methodSettings"]["*/*"]
-    assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (100.0, 200)
+    assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (10.0, 20)
+
+
+def test_the_alarms_watch_the_stacks_api_function_and_table_and_tell_its_topic(deployment):
+    alarms = deployment.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    ours = {
+        alarm["MetricName"]: alarm for alarm in alarms if alarm["AlarmActions"] == [deployment.outputs["AlarmTopicArn"]]
+    }
+    assert set(ours) == {"5XXError", "Errors", "Throttles", "ReadThrottleEvents", "WriteThrottleEvents"}
+    dimensions = {name: {d["Name"]: d["Value"] for d in alarm["Dimensions"]} for name, alarm in ours.items()}
+    assert dimensions["5XXError"] == {"ApiName": STACK, "Stage": "api"}
+    assert dimensions["Errors"] == dimensions["Throttles"] == {"FunctionName": deployment.outputs["APIHandlerName"]}
+    assert dimensions["ReadThrottleEvents"] == {"TableName": deployment.outputs["TableName"]}
+    assert deployment.client("apigateway").get_rest_api(restApiId=deployment.outputs["RestAPIId"])["name"] == STACK
 
 
 def test_the_api_answers_on_the_execute_api_host_form_too(deployment):
     # http://{api_id}.execute-api.localhost:PORT/{stage}/...: resolvers here do not map *.localhost to loopback,
-    # so the request goes to 127.0.0.1 with that Host header, as a browser resolving it would send.
+    # so the request goes to 127.0.0.1 with that Host header, as a browser resolving it would send; signed for that
+    # host, as AWS_IAM needs.
+    host = f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}"
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{host}/api/study_sessions",
+        data=VALID_BODY,
+        headers={"Content-Type": "application/json"},
+    )
+    SigV4Auth(Credentials("test", "test"), "execute-api", "us-east-1").add_auth(request)
     answer = send(
         f"http://127.0.0.1:{deployment.port}",
         "POST",
         "/api/study_sessions",
         body=VALID_BODY,
-        headers={
-            "Host": f"{deployment.outputs['RestAPIId']}.execute-api.localhost:{deployment.port}",
-            "Content-Type": "application/json",
-        },
+        headers={"Host": host, **dict(request.headers.items())},
     )
     assert answer.status == 201
     assert answer.headers["location"] == f"/api/study_sessions/{answer.body['id']}"
@@ -157,18 +186,23 @@ def test_the_api_definition_cloudformation_deployed_carries_the_gateway_error_re
     body = processed["TemplateBody"]
     template = json.loads(body) if isinstance(body, str) else body
     responses = template["Resources"]["RestAPI"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"}
+    assert set(responses) == {
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "ACCESS_DENIED",
+        "THROTTLED",
+    }
     for response in responses.values():
-        assert (
-            response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
-            == "method.request.header.Origin"
-        )
+        headers = response["responseParameters"]
+        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == "method.request.header.Origin"
+        assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
     for default in ("DEFAULT_4XX", "DEFAULT_5XX"):
         assert responses[default]["responseTemplates"]["application/json"] == '{"error": $context.error.messageString}'
-    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
-    assert (
-        responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"] == '{"error": "Not found"}'
-    )
+    # Behind AWS_IAM an unsigned request gets this response: a 403 that says to sign.
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "403"
+    assert "SigV4" in responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"]
+    assert responses["THROTTLED"]["responseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
 
 
 def as_the_functions_role(deployment: Deployment) -> Any:
