@@ -24,7 +24,7 @@ from chalicelib.logs import access_metrics, log_json_to_stdout, request_id
 from chalicelib.runtime import dynamodb_usage
 from chalicelib.service_routes import service
 from chalicelib.sessions_routes import sessions
-from chalicelib.web import allowed_origin, current_request, error_response, security_headers
+from chalicelib.web import allowed_origin, answer_headers, current_request, error_response
 from chalicelib.words_routes import words
 
 app = Chalice(app_name="study-portal", configure_logs=False)
@@ -88,12 +88,7 @@ def add_headers(request: Request, get_response: Callable[[Request], Response]) -
     """Every response, errors and preflights included, carries CORS headers for allowed origins, and the security
     headers."""
     response = get_response(request)
-    origin = allowed_origin(request.headers.get("origin"))
-    if origin is not None:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After"
-    response.headers["Vary"] = "Origin"
-    response.headers.update(security_headers())
+    response.headers.update(answer_headers(request.headers.get("origin")))
     return response
 
 

@@ -1,5 +1,6 @@
 """What every route shares: the current request, path and query parsing, the JSON and error answers, CORS's
-origin check, the security headers, and the one mapping from the data layer's named errors to HTTP statuses."""
+origin check, the headers every answer carries, and the one mapping from the data layer's named errors to HTTP
+statuses."""
 
 import functools
 import logging
@@ -60,10 +61,15 @@ def allowed_origin(origin: str | None) -> str | None:
     return origin if origin in allowed else None
 
 
-def security_headers() -> dict[str, str]:
-    """What every answer carries: never cached (every answer is the learner's own, and changes), never sniffed as
-    another type; on Lambda, where API Gateway serves only HTTPS, HTTPS for a year (not under chalice local's http)."""
-    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+def answer_headers(origin: str | None) -> dict[str, str]:
+    """What every answer carries, errors and preflights included: CORS for an allowed Origin; never cached (every
+    answer is the learner's own, and changes), never sniffed as another type; on Lambda, where API Gateway serves
+    only HTTPS, HTTPS for a year (not under chalice local's plain HTTP)."""
+    headers = {"Vary": "Origin", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    granted = allowed_origin(origin)
+    if granted is not None:
+        headers["Access-Control-Allow-Origin"] = granted
+        headers["Access-Control-Expose-Headers"] = "Location, Retry-After"
     if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     return headers

@@ -3,7 +3,8 @@
 - A listen backlog that fits concurrent clients. Chalice's dev server keeps socketserver's default backlog of 5
   pending connections: with 20 concurrent clients the kernel resets or delays (by a 1 s SYN retry) the connections
   beyond it. API Gateway has no such limit.
-- A path no route matches answers 404 in our error shape, with our CORS headers (NotFoundGateway)."""
+- A path no route matches answers 404 in our error shape, with the headers every answer of ours carries
+  (NotFoundGateway)."""
 
 import sys
 from typing import Any
@@ -11,14 +12,14 @@ from typing import Any
 from chalice import local
 from chalice.cli import main
 
-from chalicelib.web import allowed_origin, error_response
+from chalicelib.web import answer_headers, error_response
 
 
 class NotFoundGateway(local.LocalGateway):
     """Chalice local answers a path no route matches with 403 "Missing Authentication Token" and no CORS headers,
     which a browser cannot even read. The deployed stack answers it through its gateway responses
     (MISSING_AUTHENTICATION_TOKEN in infra/template.yaml); chalice local has none, so this answers in their place,
-    with the CORS headers app.py's middleware gives every answer of the app."""
+    with the headers app.py's middleware gives every answer of the app."""
 
     def handle_request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> dict[str, Any]:
         try:
@@ -27,13 +28,8 @@ class NotFoundGateway(local.LocalGateway):
             # Chalice raises it while handling the route matcher's ValueError; an authorizer's denial has no cause.
             if not isinstance(error.__context__, ValueError):
                 raise
-        origin = allowed_origin(next((value for name, value in headers.items() if name.lower() == "origin"), None))
-        cors = (
-            {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Location, Retry-After"}
-            if origin is not None
-            else {}
-        )
-        return error_response(404, f"Not found: {method} {path.split('?')[0]}", {**cors, "Vary": "Origin"}).to_dict()
+        origin = next((value for name, value in headers.items() if name.lower() == "origin"), None)
+        return error_response(404, f"Not found: {method} {path.split('?')[0]}", answer_headers(origin)).to_dict()
 
 
 local.ThreadedHTTPServer.request_queue_size = 128

@@ -9,6 +9,7 @@ import pytest
 
 from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
 from scripts.local_stack import LOCAL_TABLE, free_port
+from tests.support.portal import assert_security_headers
 
 PORTAL_ORIGIN = "http://localhost:5173"
 UNKNOWN_PATHS = ["/nope", "/api/study-activities/1/nope", "/study_sessions/1/review/x"]
@@ -52,6 +53,7 @@ def test_an_unknown_path_answers_404_in_the_error_shape_with_cors_for_the_portal
     assert headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
     assert headers["Access-Control-Expose-Headers"] == "Location, Retry-After"
     assert headers["Vary"] == "Origin"
+    assert_security_headers(headers)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
