@@ -18,6 +18,7 @@ BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
 # Who a deployed stack answers: iam (signed requests: `make proxy`), ip (ALLOWED_IPS=) or public.
 ACCESS ?= iam
+PACKAGE = $(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD) --access '$(ACCESS)'
 
 .DEFAULT_GOAL := help
 .PHONY: help install local dev seed seed-stack import reset check test e2e lint-template package deploy destroy proxy \
@@ -111,7 +112,7 @@ lint-template: install
 
 ## write build/STAGE/sam.yaml and its code zip (STAGE=dev|prod); needs only .venv
 package: $(VENV)/.installed
-	@$(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD) --access '$(ACCESS)'
+	@$(PACKAGE)
 
 ## deploy STAGE (ACCESS=iam|ip|public, ALLOWED_IPS=, ALLOW_RESET=, THROTTLE_RATE=, ALARM_EMAIL=; docs/operations.md)
 deploy: install
@@ -122,7 +123,7 @@ deploy: install
 		--allow-reset "$(ALLOW_RESET)" --access "$(ACCESS)" --allowed-ips "$(ALLOWED_IPS)" --public "$(PUBLIC)" \
 		--throttle-rate "$(THROTTLE_RATE)" --throttle-burst "$(THROTTLE_BURST)" --alarm-email "$(ALARM_EMAIL)") && \
 	$(AWS) sts get-caller-identity --query Account --output text >/dev/null && \
-	$(MAKE) --no-print-directory package && \
+	$(PACKAGE) && \
 	$(AWS) cloudformation package --template-file $(BUILD)/sam.yaml --s3-bucket $(BUCKET) \
 		--output-template-file $(BUILD)/packaged.yaml >/dev/null && \
 	$(AWS) cloudformation deploy --template-file $(BUILD)/packaged.yaml --stack-name $(STACK) --s3-bucket $(BUCKET) \

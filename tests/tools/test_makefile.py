@@ -1,6 +1,6 @@
 """What the Makefile's housekeeping targets would run (make --dry-run, so nothing is deleted or installed): `make
 clean` keeps make dev's history, `make clean-data` deletes it with a warning, `make package` needs only .venv,
-the AWS CLI gets AWS_REGION."""
+the AWS CLI gets AWS_REGION, and a dry run of `make deploy` calls nothing."""
 
 import os
 
@@ -38,8 +38,8 @@ def test_make_package_installs_only_the_apps_virtualenv(other):
 
 
 def test_the_aws_cli_gets_aws_region_as_the_region_it_reads():
-    # The AWS CLI v1 reads only AWS_DEFAULT_REGION and the profile's: AWS_REGION alone must reach it. (make deploy
-    # runs its checks even in a dry run, so destroy stands for both: every AWS CLI call goes through $(AWS).)
+    # The AWS CLI v1 reads only AWS_DEFAULT_REGION and the profile's: AWS_REGION alone must reach it (destroy
+    # stands for deploy too: every AWS CLI call goes through $(AWS)).
     commands = dry_run("destroy", "AWS_REGION=eu-west-2").splitlines()
     aws_calls = [line for line in commands if ".venv-deploy/bin/aws " in line]
     assert len(aws_calls) == 2 and all(
@@ -53,3 +53,16 @@ def test_without_aws_region_the_aws_cli_keeps_the_callers_own_region_settings():
     commands = dry_run("destroy").splitlines()
     assert [line for line in commands if ".venv-deploy/bin/aws " in line]
     assert "AWS_DEFAULT_REGION" not in "\n".join(commands)  # nothing set, so a profile's region still counts
+
+
+def test_a_dry_run_of_deploy_prints_the_deploy_with_its_access_mode_and_calls_nothing(tmp_path):
+    # Nothing answers at this endpoint: an AWS call made for real would fail the dry run.
+    closed = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    build = tmp_path / "build"
+    commands = dry_run(
+        "deploy", "BUCKET=b", "ACCESS=ip", "ALLOWED_IPS=127.0.0.1/32", f"BUILD={build}", env_extra=closed
+    )
+    assert f"scripts.deploy package --stage dev --build {build} --access 'ip'" in commands
+    assert '--access "ip" --allowed-ips "127.0.0.1/32"' in commands
+    assert "cloudformation deploy" in commands and "--s3-bucket b" in commands
+    assert not build.exists()
