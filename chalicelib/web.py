@@ -5,7 +5,7 @@ statuses."""
 import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -53,20 +53,22 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
     return Response(body=body, status_code=status_code, headers={**JSON, **(headers or {})})
 
 
-def allowed_origin(origin: str | None) -> str | None:
-    """The value for Access-Control-Allow-Origin, if the Origin is allowed in this stage."""
-    allowed = [entry.strip() for entry in os.environ.get("CORS_ALLOW_ORIGINS", "").split(",") if entry.strip()]
+def allowed_origin(origin: str | None, allowed: Iterable[str] | None = None) -> str | None:
+    """The value for Access-Control-Allow-Origin, if the Origin is one of `allowed` (by default this stage's)."""
+    if allowed is None:
+        allowed = [entry.strip() for entry in os.environ.get("CORS_ALLOW_ORIGINS", "").split(",") if entry.strip()]
+    allowed = list(allowed)
     if "*" in allowed:
         return "*"
     return origin if origin in allowed else None
 
 
-def answer_headers(origin: str | None) -> dict[str, str]:
-    """What every answer carries, errors and preflights included: CORS for an allowed Origin; never cached (every
-    answer is the learner's own, and changes), never sniffed as another type; on Lambda, where API Gateway serves
-    only HTTPS, HTTPS for a year (not under chalice local's plain HTTP)."""
+def answer_headers(origin: str | None, allowed: Iterable[str] | None = None) -> dict[str, str]:
+    """What every answer carries, errors and preflights included: CORS for an allowed Origin (by default this
+    stage's); never cached (every answer is the learner's own, and changes), never sniffed as another type; on
+    Lambda, where API Gateway serves only HTTPS, HTTPS for a year (not under chalice local's plain HTTP)."""
     headers = {"Vary": "Origin", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    granted = allowed_origin(origin)
+    granted = allowed_origin(origin, allowed)
     if granted is not None:
         headers["Access-Control-Allow-Origin"] = granted
         headers["Access-Control-Expose-Headers"] = "Location, Retry-After"

@@ -40,6 +40,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from chalicelib.web import allowed_origin, answer_headers
 from scripts.aws_env import RegionMissingError, caller_region
 from scripts.dev import DEFAULT_PORT, STOP_SIGNALS, airplay_hint
 from scripts.local_stack import LocalServerError, next_free_port, parse_port, port_in_use
@@ -57,8 +58,14 @@ HOP_BY_HOP = frozenset(
     | {"upgrade", "proxy-connection"}
 )
 # Not forwarded either: Host is the upstream's; the signature makes its own Authorization and X-Amz-* headers;
-# Expect was answered here (the body is read before anything is sent); Content-Length is set to the body forwarded.
-NOT_FORWARDED = HOP_BY_HOP | {"host", "authorization", "expect", "content-length"}
+# Expect was answered here (the body is read before anything is sent); Content-Length is set to the body forwarded;
+# Cookie is the browser's for other local apps on localhost, never the stack's.
+NOT_FORWARDED = HOP_BY_HOP | {"host", "authorization", "expect", "content-length", "cookie"}
+# The client's headers the signature covers: what the app reads. The rest (Accept-Language, Referer, Sec-Fetch-*,
+# ...) go along unsigned, so a CDN in front of an edge endpoint that rewrites one cannot break the signature.
+SIGNED_HEADERS = frozenset(
+    {"content-type", "origin", "idempotency-key", "access-control-request-method", "access-control-request-headers"}
+)
 REFUSED_CREDENTIALS = frozenset(
     {
         "InvalidClientTokenId",
@@ -76,7 +83,6 @@ REFUSED_CREDENTIALS = frozenset(
 )
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 AWS_CALLS = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=15, retries={"total_max_attempts": 3})
-CORS_EXPOSED = "Location, Retry-After"
 
 
 class CredentialsMissingError(Exception):
@@ -174,10 +180,20 @@ class Upstream:
         return urlsplit(self.base_url).netloc
 
 
+def configured_endpoint() -> str:
+    """The endpoint every service of the AWS CLI and boto3 would use, if one is set: AWS_ENDPOINT_URL, else the
+    profile's endpoint_url; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (or the profile's) says to ignore them."""
+    profile = boto3._get_default_session()._session.get_scoped_config()
+    ignore = os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", str(profile.get("ignore_configured_endpoint_urls")))
+    if ignore.strip().lower() == "true":
+        return ""
+    return str(os.environ.get("AWS_ENDPOINT_URL") or profile.get("endpoint_url") or "").strip().rstrip("/")
+
+
 def upstream_base(*, rest_api_id: str, endpoint_url: str, stage: str) -> str:
-    """The URL a client's paths are appended to: AWS_ENDPOINT_URL's API Gateway if set (as the AWS CLI honours it,
-    for a stack deployed into ministack), else the stack's EndpointURL."""
-    emulator = os.environ.get("AWS_ENDPOINT_URL", "").strip().rstrip("/")
+    """The URL a client's paths are appended to: the configured endpoint's API Gateway if one is set (as the AWS
+    CLI honours AWS_ENDPOINT_URL, for a stack deployed into ministack), else the stack's EndpointURL."""
+    emulator = configured_endpoint()
     if emulator:
         return f"{emulator}/restapis/{rest_api_id}/{stage}/_user_request_"
     return endpoint_url.rstrip("/")
@@ -284,13 +300,6 @@ def port_taken_message(*, port: int, stack: str) -> str:
     )
 
 
-def allowed_origin(origin: str | None, origins: tuple[str, ...]) -> str | None:
-    """Access-Control-Allow-Origin for a request's Origin, as the stack's app grants it (chalicelib/web.py)."""
-    if "*" in origins:
-        return "*"
-    return origin if origin in origins else None
-
-
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -300,16 +309,9 @@ class Answer:
 
 
 def error_answer(status: int, message: str, *, origin: str | None, origins: tuple[str, ...]) -> Answer:
-    """An answer of the proxy's own in the API's {"error": ...} shape, with the API's CORS and security headers."""
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Cache-Control", "no-store"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Vary", "Origin"),
-    ]
-    granted = allowed_origin(origin, origins)
-    if granted is not None:
-        headers += [("Access-Control-Allow-Origin", granted), ("Access-Control-Expose-Headers", CORS_EXPOSED)]
+    """An answer of the proxy's own in the API's {"error": ...} shape, with the headers the stack's app gives every
+    answer, CORS as the stack grants it."""
+    headers = [("Content-Type", "application/json"), *answer_headers(origin, origins).items()]
     return Answer(status=status, reason="", headers=headers, body=json.dumps({"error": message}).encode())
 
 
@@ -358,11 +360,13 @@ def host_header(url: str) -> str:
 def signed_request(
     *, method: str, url: str, headers: dict[str, str], body: bytes, credentials: Any, region: str
 ) -> AWSRequest:
-    """The request, signed for API Gateway (execute-api) with the credentials as they are now."""
-    headers = {**headers, "Host": host_header(url)}
+    """The request, signed for API Gateway (execute-api) with the credentials as they are now: its host, date,
+    body and SIGNED_HEADERS; the other headers sent as they are."""
+    signed = {name: value for name, value in headers.items() if name.lower() in SIGNED_HEADERS}
+    signed["Host"] = host_header(url)
     if body or method in ("POST", "PUT", "PATCH"):
-        headers["Content-Length"] = str(len(body))
-    request = AWSRequest(method=method, url=url, headers=headers, data=body)
+        signed["Content-Length"] = str(len(body))
+    request = AWSRequest(method=method, url=url, headers=signed, data=body)
     try:
         frozen = credentials.get_frozen_credentials()  # refreshes SSO or assume-role credentials when due
     except BotoCoreError as exc:
@@ -370,6 +374,9 @@ def signed_request(
             502, f"make proxy could not refresh your AWS credentials ({exc}): run `aws sso login`, then send it again"
         ) from None
     SigV4Auth(frozen, "execute-api", region).add_auth(request)
+    for name, value in headers.items():
+        if name.lower() not in SIGNED_HEADERS:
+            request.headers[name] = value
     return request
 
 
@@ -432,6 +439,13 @@ def send(request: AWSRequest, body: bytes, *, upstream: Upstream, timeout: float
         return Answer(status=response.status, reason=response.reason, headers=response.getheaders(), body=answered)
     finally:
         connection.close()
+
+
+def unknown_route(answer: Answer) -> bool:
+    """API Gateway's answer to a path or method it has no route for, which behind AWS_IAM is a 403 "Missing
+    Authentication Token": this request was signed, so it can only mean the route, and the contract says 404."""
+    error_type = next((value for name, value in answer.headers if name.lower() == "x-amzn-errortype"), "")
+    return answer.status == 403 and error_type.startswith("MissingAuthenticationToken")
 
 
 def returned_headers(answer: Answer, *, method: str, stage: str) -> list[tuple[str, str]]:
@@ -498,6 +512,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         upstream = proxy.upstream
         origin = self.headers.get("Origin")
         try:
+            self.check_caller(origin, upstream)
             body = self.read_body()
             parts = urlsplit(self.path)
             url = upstream.base_url + parts.path + (f"?{canonical_query(parts.query)}" if parts.query else "")
@@ -510,6 +525,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 region=upstream.region,
             )
             answer = send(request, body, upstream=upstream, timeout=proxy.timeout)
+            if unknown_route(answer):
+                raise AnswerError(404, "Not found")
             headers = returned_headers(answer, method=self.command, stage=upstream.stage)
         except AnswerError as exc:
             answer = error_answer(exc.status, str(exc), origin=origin, origins=upstream.origins)
@@ -520,6 +537,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
             headers = returned_headers(answer, method=self.command, stage=upstream.stage)
         self.write(answer, headers)
         return answer.status
+
+    def check_caller(self, origin: str | None, upstream: Upstream) -> None:
+        """Only the learner's own pages and tools: a request must name this port on the loopback host (a page of any
+        site can make its own name resolve to 127.0.0.1 and call that), and a page's Origin must be one the stack
+        grants (another site's page could send a form here without a preflight). Either way, nothing is sent."""
+        port = cast(ProxyServer, self.server).server_port
+        if (self.headers.get("Host") or "").lower() not in (f"{HOST}:{port}", f"localhost:{port}"):
+            self.close_connection = True
+            raise AnswerError(403, f"make proxy answers only http://{HOST}:{port} and http://localhost:{port}")
+        if origin is not None and allowed_origin(origin, upstream.origins) is None:
+            raise AnswerError(403, f"make proxy forwards no request from {origin[:100]}: the stack does not grant it")
 
     def read_body(self) -> bytes:
         if not self.path.startswith("/"):

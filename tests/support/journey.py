@@ -55,10 +55,9 @@ class Browser:
         return status, json.loads(raw)  # as the page's response.json(), which an empty body makes throw
 
 
-def walk_every_page(*, port: int, dynamodb: Any, table: str, unknown_route_status: int | None = 404) -> None:
+def walk_every_page(*, port: int, dynamodb: Any, table: str) -> None:
     """A learner's first study, page by page, from an empty history to the Settings page's reset; the API on
-    localhost and 127.0.0.1 at `port`, its table read through `dynamodb`. unknown_route_status: what a path no page
-    calls answers (None: not checked, where no gateway response gives it the {"error"} shape)."""
+    localhost and 127.0.0.1 at `port`, its table read through `dynamodb`."""
     frontend = Browser(origin=FRONTEND, host="localhost", port=port)
     tutor = Browser(origin=TUTOR, host="127.0.0.1", port=port)
 
@@ -233,10 +232,9 @@ def walk_every_page(*, port: int, dynamodb: Any, table: str, unknown_route_statu
         },
     )
 
-    # Something the clients do not call: a JSON error the page can read (behind AWS_IAM API Gateway says 403).
-    if unknown_route_status is not None:
-        status, missing = frontend.fetch("GET", "/api/no-such-page")
-        assert status == unknown_route_status and set(missing) == {"error"}
+    # Something the clients do not call: a JSON 404 the page can read.
+    status, missing = frontend.fetch("GET", "/api/no-such-page")
+    assert status == 404 and set(missing) == {"error"}
 
     # Settings: reset everything; the Sessions page and the Dashboard start over.
     status, reset = frontend.fetch("POST", "/api/study-sessions/reset")

@@ -35,7 +35,7 @@ from scripts.local_stack import (
     stop_ministack,
     wait_until_ready as wait_for_ministack,
 )
-from scripts.proxy import error_answer
+from scripts.proxy import error_answer, upstream_base
 from tests.support.portal import PORTAL_ORIGIN
 from tests.tools.test_aws_region import REGION, emulator_client, tool_environment
 
@@ -495,9 +495,16 @@ def test_the_proxy_listens_on_loopback_only_says_where_and_logs_no_query_string(
     assert "sort_by" not in output and "AWS4-HMAC-SHA256" not in output and "Traceback" not in output
 
 
-def test_with_aws_endpoint_url_set_requests_go_to_that_emulators_api_gateway(aws, api, tmp_path):
+@pytest.mark.parametrize("where", ["AWS_ENDPOINT_URL", "the profile's endpoint_url"])
+def test_with_an_endpoint_configured_requests_go_to_that_emulators_api_gateway(aws, api, tmp_path, where):
     # AWS_ENDPOINT_URL_CLOUDFORMATION still wins for CloudFormation, as botocore resolves a service's endpoint.
-    env = proxy_environment(aws, tmp_path, AWS_ENDPOINT_URL=f"http://127.0.0.1:{api.port}")
+    emulator = f"http://127.0.0.1:{api.port}"
+    if where == "AWS_ENDPOINT_URL":
+        env = proxy_environment(aws, tmp_path, AWS_ENDPOINT_URL=emulator)
+    else:
+        config = tmp_path / "aws-config"
+        config.write_text(f"[profile emulated]\nendpoint_url = {emulator}\n")
+        env = proxy_environment(aws, tmp_path, AWS_CONFIG_FILE=str(config), AWS_PROFILE="emulated")
     running = start_proxy(env, tmp_path / "proxy.log")
     try:
         api.reply = Reply(201, [("Content-Type", "application/json"), ("Location", "/api/study_sessions/8")])
@@ -513,6 +520,21 @@ def test_with_aws_endpoint_url_set_requests_go_to_that_emulators_api_gateway(aws
     )
     assert_signed(seen, including={"content-type", "host", "x-amz-date"})
     assert (answer.status, answer.header("Location")) == (201, "/study_sessions/8")
+
+
+def test_aws_ignore_configured_endpoint_urls_leaves_the_stacks_own_url(monkeypatch):
+    # As boto3 and the AWS CLI: the flag ignores every configured endpoint (CloudFormation's too, so it is not run
+    # end to end here: the stack could not be found in the emulator).
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    assert (
+        upstream_base(rest_api_id="a1", endpoint_url="https://a1.execute-api.eu-west-2.amazonaws.com/api/", stage="api")
+        == "http://127.0.0.1:4566/restapis/a1/api/_user_request_"
+    )
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    assert (
+        upstream_base(rest_api_id="a1", endpoint_url="https://a1.execute-api.eu-west-2.amazonaws.com/api/", stage="api")
+        == "https://a1.execute-api.eu-west-2.amazonaws.com/api"
+    )
 
 
 CREDENTIAL_PROCESS = """import json, sys, datetime, pathlib
@@ -569,19 +591,79 @@ def assert_error_answer(answer: Answer, status: int, *, granted: str | None) -> 
     return str(error["error"])
 
 
-def test_an_api_that_closes_the_connection_without_an_answer_is_a_502_with_cors_for_allowed_origins_only(proxy, api):
+def test_an_api_that_closes_the_connection_without_an_answer_is_a_502_with_cors_for_the_page(proxy, api):
     api.mode = "close"
-    for origin, granted in ((PORTAL_ORIGIN, PORTAL_ORIGIN), ("https://elsewhere.example", None)):
+    for headers, granted in (({"Origin": PORTAL_ORIGIN}, PORTAL_ORIGIN), ({}, None)):
         started = time.monotonic()
-        answer = call(
-            proxy.port, "POST", "/study_sessions", BODY, {"Content-Type": "application/json", "Origin": origin}
-        )
+        answer = call(proxy.port, "POST", "/study_sessions", BODY, {"Content-Type": "application/json", **headers})
         assert time.monotonic() - started < 3
         assert assert_error_answer(answer, 502, granted=granted) == (
             f"the stack at 127.0.0.1:{api.port} did not answer (it closed the connection without an answer); is it "
             "still deployed?"
         )
     assert [(seen.method, seen.body) for seen in api.seen] == [("POST", BODY)] * 2  # it did reach the API
+
+
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        # A page of any site can make its own host name resolve to 127.0.0.1, and read the answers as its own.
+        (
+            {"Host": "rebound.example:{port}"},
+            "make proxy answers only http://127.0.0.1:{port} and http://localhost:{port}",
+        ),
+        ({"Host": "127.0.0.1:1"}, "make proxy answers only http://127.0.0.1:{port} and http://localhost:{port}"),
+        # Another site's page can send a form here without asking first (no preflight for text/plain).
+        (
+            {"Origin": "https://elsewhere.example", "Content-Type": "text/plain"},
+            "make proxy forwards no request from https://elsewhere.example: the stack does not grant it",
+        ),
+        ({"Origin": "null"}, "make proxy forwards no request from null: the stack does not grant it"),
+    ],
+    ids=["rebound host", "another port", "another site's page", "a file's page"],
+)
+def test_a_request_from_another_site_is_refused_and_nothing_is_signed_or_sent(proxy, api, headers, message):
+    headers = {name: value.format(port=proxy.port) for name, value in headers.items()}
+    answer = call(proxy.port, "POST", "/api/study-sessions/reset", b"{}", headers)
+    assert assert_error_answer(answer, 403, granted=None) == message.format(port=proxy.port)
+    assert api.seen == []
+
+
+def test_an_unknown_route_is_the_contracts_404_not_api_gateways_403_for_a_signed_request(proxy, api):
+    # What API Gateway answers, behind AWS_IAM, a signed request for a path or method it has no route for.
+    api.reply = Reply(
+        403,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", "MissingAuthenticationTokenException")],
+        b'{"message": "Missing Authentication Token"}',
+    )
+    answer = call(proxy.port, "GET", "/api/no-such-page", headers={"Origin": PORTAL_ORIGIN})
+    assert assert_error_answer(answer, 404, granted=PORTAL_ORIGIN) == "Not found"
+    api.reply = Reply(403, [("Content-Type", "application/json")], b'{"error": "Reset is turned off"}')
+    refused = call(proxy.port, "POST", "/api/study-sessions/reset", b"", {"Origin": PORTAL_ORIGIN})
+    assert (refused.status, refused.body) == (403, b'{"error": "Reset is turned off"}')  # the app's own 403, as is
+
+
+def test_only_the_headers_the_app_reads_are_signed_the_rest_go_unsigned_and_cookies_never(proxy, api):
+    call(
+        proxy.port,
+        "GET",
+        "/groups",
+        headers={
+            "Origin": PORTAL_ORIGIN,
+            "Accept-Language": "ja,en;q=0.8",
+            "Sec-Fetch-Mode": "cors",
+            "Cookie": "session=another-local-apps",
+        },
+    )
+    [seen] = api.seen
+    assert (seen.header("accept-language"), seen.header("sec-fetch-mode"), seen.header("cookie")) == (
+        "ja,en;q=0.8",
+        "cors",
+        None,
+    )
+    assert_signed(seen, including={"host", "origin", "x-amz-date"})
+    signed = AUTHORIZATION.fullmatch(seen.header("authorization") or "")["signed"].split(";")
+    assert "accept-language" not in signed and "sec-fetch-mode" not in signed
 
 
 def test_an_api_that_is_gone_is_a_502_at_once(aws, tmp_path):
