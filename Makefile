@@ -16,8 +16,10 @@ export DYNAMODB_PORT
 STAGE ?= dev
 BUILD ?= build/$(STAGE)
 STACK ?= study-portal-$(STAGE)
-# Who a deployed stack answers: iam (signed requests: `make proxy`), ip (ALLOWED_IPS=) or public.
-ACCESS ?= iam
+# What opens a deployed stack counts only when said on make's command line, never from the environment: ACCESS
+# (iam, signed requests through `make proxy`; ip, ALLOWED_IPS=; or public), PUBLIC=true, ALLOW_RESET=true.
+explicit = $(if $(filter command line,$(origin $(1))),$($(1)))
+override ACCESS := $(or $(call explicit,ACCESS),iam)
 PACKAGE = $(PY) -m scripts.deploy package --stage $(STAGE) --build $(BUILD) --access '$(ACCESS)'
 
 .DEFAULT_GOAL := help
@@ -100,6 +102,7 @@ e2e: install
 
 ## cfn-lint, with the serverless rules, on the packaged template of each stage and access mode
 lint-template: install
+	@rm -rf build/lint
 	@for stage in dev prod; do for access in iam ip public; do \
 		$(MAKE) --no-print-directory package STAGE=$$stage ACCESS=$$access BUILD=build/lint/$$stage-$$access \
 			>/dev/null || exit 1; done; done
@@ -120,9 +123,13 @@ deploy: install
 		"[ACCESS=iam|ip|public] [ALLOWED_IPS=...] [CORS_ORIGIN=https://...] [ALLOW_RESET=true]" \
 		"[THROTTLE_RATE=10] [THROTTLE_BURST=20] [ALARM_EMAIL=...]"; exit 2; }
 	@PARAMETERS=$$($(PY) -m scripts.deploy parameters --stage $(STAGE) --cors-origin "$(CORS_ORIGIN)" \
-		--allow-reset "$(ALLOW_RESET)" --access "$(ACCESS)" --allowed-ips "$(ALLOWED_IPS)" --public "$(PUBLIC)" \
+		--allow-reset "$(call explicit,ALLOW_RESET)" --access "$(ACCESS)" --allowed-ips "$(ALLOWED_IPS)" \
+		--public "$(call explicit,PUBLIC)" \
 		--throttle-rate "$(THROTTLE_RATE)" --throttle-burst "$(THROTTLE_BURST)" --alarm-email "$(ALARM_EMAIL)") && \
 	$(AWS) sts get-caller-identity --query Account --output text >/dev/null && \
+	{ case "$$($(AWS) apigateway get-account --query cloudwatchRoleArn --output text)" in ""|None) echo "make" \
+		"deploy: the stage's access logs need the account's API Gateway CloudWatch role, which is not set in this" \
+		"region: set it once (docs/operations.md, Access logs: a one-time account setting)" >&2; exit 2;; esac; } && \
 	$(PACKAGE) && \
 	$(AWS) cloudformation package --template-file $(BUILD)/sam.yaml --s3-bucket $(BUCKET) \
 		--output-template-file $(BUILD)/packaged.yaml >/dev/null && \

@@ -41,6 +41,33 @@ ARTIFACTS_BUCKET = "study-portal-artifacts"
 VALID = {"group_id": 1, "study_activity_id": 1}  # the seeded group 1 and activity 1
 VALID_BODY = json.dumps(VALID).encode()
 WARM_CALLS = 20
+# docs/operations.md's "Access logs: a one-time account setting", as its commands run (e2e/test_access.py checks
+# that the page gives exactly these).
+ACCOUNT_SETUP = [
+    [
+        "iam",
+        "create-role",
+        "--role-name",
+        "APIGatewayCloudWatchLogs",
+        "--assume-role-policy-document",
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},'
+        '"Action":"sts:AssumeRole"}]}',
+    ],
+    [
+        "iam",
+        "attach-role-policy",
+        "--role-name",
+        "APIGatewayCloudWatchLogs",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+    ],
+    [
+        "apigateway",
+        "update-account",
+        "--patch-operations",
+        "op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::000000000000:role/APIGatewayCloudWatchLogs",
+    ],
+]
 CONTRACT_RATE, CONTRACT_BURST = 1000, 2000  # requests a second, and at once, a method of the contract's stack takes
 TIMINGS: dict[str, str] = {}
 
@@ -83,6 +110,15 @@ class Emulator:
 
     def client(self, service: str) -> Any:
         return local_client(service, self.endpoint_url)
+
+    def set_up_account(self) -> None:
+        """The one-time account setting API Gateway's access logs need, with the AWS CLI commands
+        docs/operations.md gives."""
+        for command in ACCOUNT_SETUP:
+            result = subprocess.run(
+                [str(ROOT / ".venv-deploy" / "bin" / "aws"), *command], env=self.env, capture_output=True, text=True
+            )
+            assert result.returncode == 0, result.stderr
 
     def deploy(self, stack: str, **variables: str) -> dict[str, str]:
         """`make deploy` of the dev stage as STACK, with these make variables; the stack's outputs."""
@@ -235,7 +271,11 @@ def emulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     try:
         wait_until_ready(port=port, process=ministack)
         local_client("s3", endpoint_url).create_bucket(Bucket=ARTIFACTS_BUCKET)
-        yield Emulator(endpoint_url=endpoint_url, port=port, env=_emulator_environment(endpoint_url, work), work=work)
+        emulator = Emulator(
+            endpoint_url=endpoint_url, port=port, env=_emulator_environment(endpoint_url, work), work=work
+        )
+        emulator.set_up_account()
+        yield emulator
     finally:
         stop_ministack(ministack)
 

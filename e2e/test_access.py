@@ -3,12 +3,16 @@ signed requests (`make proxy` signs the portal's), with ACCESS=ip only the allow
 ALLOW_RESET=true, and no more requests than its throttle admits; the unchanged clients walk every page through
 `make proxy`."""
 
+import re
+import shlex
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from e2e.conftest import VALID_BODY, Deployment, Emulator, post, send
+from e2e.conftest import ACCOUNT_SETUP, STAGE, VALID_BODY, Deployment, Emulator, post, send
+from scripts.local_stack import ROOT
 from tests.support.journey import walk_every_page
 
 OTHER_STACK = "study-portal-e2e"  # a stack of this file's own, deployed and redeployed with other settings
@@ -104,3 +108,46 @@ def test_answers_through_make_proxy_carry_the_security_headers_and_hsts_from_lam
     assert (answer.headers["cache-control"], answer.headers["x-content-type-options"]) == ("no-store", "nosniff")
     assert answer.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
     assert answer.headers["access-control-allow-origin"] == PORTAL["Origin"]
+
+
+def test_the_docs_give_the_account_setting_this_run_made(emulator):
+    page = (ROOT / "docs" / "operations.md").read_text()
+    section = page.split("#### Access logs: a one-time account setting", 1)[1]
+    [block] = re.findall(r"```sh\n(.*?)```", section.split("\n### ", 1)[0], flags=re.S)
+    commands = [shlex.split(line) for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    account = "arn:aws:iam::000000000000:"
+    assert commands == [
+        ["aws", *(word.replace(account, "arn:aws:iam::<account-id>:") for word in command)] for command in ACCOUNT_SETUP
+    ]
+
+
+def test_make_deploy_refuses_in_one_line_while_the_account_has_no_api_gateway_logging_role(emulator):
+    apigateway = emulator.client("apigateway")
+    role = apigateway.get_account()["cloudwatchRoleArn"]
+    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
+    try:
+        result = subprocess.run(
+            [
+                "make",
+                "--no-print-directory",
+                "-C",
+                str(ROOT),
+                "deploy",
+                f"STAGE={STAGE}",
+                "STACK=study-portal-norole",
+                "BUCKET=study-portal-artifacts",
+                f"BUILD={emulator.work / 'norole'}",
+            ],
+            env=emulator.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert result.returncode != 0
+    [line] = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert line.startswith("make deploy: the stage's access logs need the account's API Gateway CloudWatch role")
+    assert not (emulator.work / "norole").exists()  # refused before packaging
+    stacks = emulator.client("cloudformation").list_stacks()["StackSummaries"]
+    assert "study-portal-norole" not in {stack["StackName"] for stack in stacks}

@@ -233,12 +233,17 @@ def ip_ranges(allowed_ips: str) -> str:
     ranges = []
     for entry in entries:
         try:
-            ranges.append(str(ipaddress.ip_network(entry)))
+            network = ipaddress.ip_network(entry)
         except ValueError:
             raise DeployError(
                 f"ALLOWED_IPS must list address ranges such as 203.0.113.7/32, not {entry!r}"
                 " (an address with host bits set needs /32, or its network's own address)"
             ) from None
+        if network.prefixlen == 0:
+            raise DeployError(
+                f"ALLOWED_IPS={entry} is every address: say ACCESS=public for that (on prod, with PUBLIC=true)"
+            )
+        ranges.append(str(network))
     return ",".join(ranges)
 
 

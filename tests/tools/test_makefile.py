@@ -66,3 +66,21 @@ def test_a_dry_run_of_deploy_prints_the_deploy_with_its_access_mode_and_calls_no
     assert '--access "ip" --allowed-ips "127.0.0.1/32"' in commands
     assert "cloudformation deploy" in commands and "--s3-bucket b" in commands
     assert not build.exists()
+
+
+def test_the_switches_that_open_a_stack_count_only_on_the_command_line_not_from_the_environment(tmp_path):
+    exported = {"ACCESS": "public", "PUBLIC": "true", "ALLOW_RESET": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    commands = dry_run("deploy", "BUCKET=b", "STAGE=prod", f"BUILD={tmp_path}", env_extra=exported)
+    assert "--access 'iam'" in commands and '--access "iam"' in commands
+    assert '--allow-reset ""' in commands and '--public ""' in commands
+    said = dry_run(
+        "deploy",
+        "BUCKET=b",
+        "STAGE=prod",
+        f"BUILD={tmp_path}",
+        "ACCESS=public",
+        "PUBLIC=true",
+        "ALLOW_RESET=true",
+        env_extra={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+    )
+    assert '--access "public"' in said and '--allow-reset "true"' in said and '--public "true"' in said

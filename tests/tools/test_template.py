@@ -543,6 +543,8 @@ def test_make_deploy_passes_every_parameter_so_a_redeploy_never_keeps_an_earlier
         ({"access": "ip", "allowed_ips": "203.0.113.7/24"}, "host bits"),
         ({"access": "ip", "allowed_ips": "203.0.113.0/24;rm"}, "not '203.0.113.0/24;rm'"),
         ({"access": "ip", "allowed_ips": "localhost"}, "not 'localhost'"),
+        ({"access": "ip", "allowed_ips": "203.0.113.7/32,0.0.0.0/0"}, "ALLOWED_IPS=0.0.0.0/0 is every address"),
+        ({"access": "ip", "allowed_ips": "::/0", "stage": "prod"}, "say ACCESS=public for that (on prod, with"),
         ({"allowed_ips": "203.0.113.7/32"}, "ALLOWED_IPS applies only with ACCESS=ip"),
         ({"access": "public", "stage": "prod"}, "STAGE=prod ACCESS=public needs PUBLIC=true"),
         ({"access": "public", "stage": "prod", "public": "yes"}, "PUBLIC must be true or false"),
