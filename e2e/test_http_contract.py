@@ -14,13 +14,28 @@ from urllib.parse import urlencode
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from e2e.conftest import VALID, Answer, Target, send
+from e2e import conftest
+from e2e.conftest import VALID, Answer, Target
 from scripts.seed_data import GROUPS, STUDY_ACTIVITIES
+from tests.support.openapi import assert_conforms
 
 PORTAL_ORIGIN = "http://localhost:5173"  # allowed by the dev and local stages
 TUTOR_ORIGIN = "http://localhost:8080"  # the Typing Tutor's; allowed by the dev and local stages too
 JSON = {"Content-Type": "application/json", "Origin": PORTAL_ORIGIN}
 _deserializer = TypeDeserializer()
+
+
+def send(
+    base_url: str,
+    method: str,
+    path: str = "/study_sessions",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    """One request of the contract's; its answer must be one docs/openapi.yaml gives that operation and status."""
+    answer = conftest.send(base_url, method, path, body, headers)
+    assert_conforms(method, path, answer.status, answer.raw)
+    return answer
 
 
 def post(target: Target, body: Any = VALID, headers: dict[str, str] | None = None) -> Answer:

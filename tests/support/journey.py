@@ -1,13 +1,15 @@
 """The whole portal as its unchanged clients use it: the exact calls of each page of the React frontend
 (Dashboard, Study Activities, Activity, Launch, Sessions, Session, Word Groups, Group, Words, Word, Settings) and of
 the Typing Tutor, in their order, with their Origin, Content-Type and the preflights a browser sends first, checking
-the figures each page shows from each answer. Against `make dev` (tests/tools/test_journey.py) and through
-`make proxy` to a deployed stack (e2e/test_access.py)."""
+the figures each page shows from each answer, and each answer against docs/openapi.yaml. Against `make dev`
+(tests/tools/test_journey.py) and through `make proxy` to a deployed stack (e2e/test_access.py)."""
 
 import http.client
 import json
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.openapi import assert_conforms
 
 FRONTEND = "http://localhost:5173"  # its API base is http://localhost:5000
 TUTOR = "http://localhost:8080"  # its API base is http://127.0.0.1:5000
@@ -24,7 +26,9 @@ class Browser:
         try:
             connection.request(method, path, body=body, headers={"Origin": self.origin, **headers})
             response = connection.getresponse()
-            return response.status, response.headers, response.read()
+            raw = response.read()
+            assert_conforms(method, path, response.status, raw)
+            return response.status, response.headers, raw
         finally:
             connection.close()
 
