@@ -27,6 +27,7 @@ from scripts.dev import DEFAULT_PORT
 from scripts.local_stack import ROOT, free_port, port_in_use, start_ministack, stop_ministack, wait_until_ready
 from scripts.seed_data import load_seed
 from tests.support.dynamodb import new_session, scan_items
+from tests.support.openapi import ConformingClient
 from tests.support.portal import STAGE, TABLE_NAME, DevPlace
 
 
@@ -96,21 +97,22 @@ def seeded(repository: StudyRepository) -> StudyRepository:
 
 @pytest.fixture
 def api(seeded: StudyRepository, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Chalice's test client on the dev stage. The app builds its own DynamoDB client on its first request."""
+    """Chalice's test client on the dev stage, each answer checked against docs/openapi.yaml. The app builds its
+    own DynamoDB client on its first request."""
     # Forget a repository cached by an earlier test: it was bound to that test's backend.
     runtime.reset_repository()
     with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
-        yield client.http
+        yield ConformingClient(client.http)
 
 
 @pytest.fixture
 def bare_api(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Chalice's test client with no DynamoDB behind it, for answers given before any DynamoDB request: one made
-    anyway goes to a closed loopback port and answers 503, so such a test fails."""
+    anyway goes to a closed loopback port and answers 503, so such a test fails. Answers checked as api's."""
     runtime.reset_repository()
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
     with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
-        yield client.http
+        yield ConformingClient(client.http)
 
 
 @pytest.fixture

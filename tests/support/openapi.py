@@ -76,3 +76,30 @@ def assert_conforms(method: str, path: str, status: int, body: bytes) -> None:
     assert not errors, f"{method} {template} {status}: " + "; ".join(
         f"{'/'.join(map(str, error.absolute_path)) or 'body'}: {error.message[:200]}" for error in errors[:5]
     )
+
+
+class ConformingClient:
+    """Chalice's test client, each of whose answers must conform to the document (assert_conforms)."""
+
+    def __init__(self, http: Any) -> None:
+        self._http = http
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        assert_conforms(method, path, response.status_code, response.body)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Any:
+        return self.request("OPTIONS", path, **kwargs)
