@@ -9,9 +9,11 @@ Routes live by area in chalicelib/*_routes.py:
                       /groups/{id}/study_sessions, /words, /words/{id}
   dashboard_routes.py GET /dashboard/recent-session, /dashboard/stats
   service_routes.py   GET / (what the service is, where its docs are), GET /health (reads no table)
+  scripts/api_docs.py GET /openapi.yaml, GET /docs: the API's reference, under make dev only
 Every path also answers the browser's CORS preflight (OPTIONS), below."""
 
 import gc
+import os
 import time
 from collections.abc import Callable
 
@@ -34,6 +36,10 @@ app.register_blueprint(catalog)
 app.register_blueprint(words)
 app.register_blueprint(dashboard)
 app.register_blueprint(service)
+if os.environ.get("SERVE_API_DOCS") == "true":  # make dev only: the local stage of .chalice/config.json
+    from scripts.api_docs import api_docs
+
+    app.register_blueprint(api_docs)
 
 
 def preflight(**_: str) -> Response:
