@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 MINISTACK_VENV := .venv-ministack
 DEPLOY_VENV := .venv-deploy
+SCHEMATHESIS_VENV := .venv-schemathesis
 PY := $(VENV)/bin/python
 # The AWS CLI v1 reads only AWS_DEFAULT_REGION and the profile's region: AWS_REGION, which the newer SDKs read
 # first, is handed over as AWS_DEFAULT_REGION (as the tools that call AWS through scripts/aws_env.py read it).
@@ -35,7 +36,8 @@ help:
 # The virtualenvs install side by side (downloads and unpacking overlap); silent once they exist.
 ## create the virtualenvs (.venv*), the first time only
 install:
-	@$(MAKE) --no-print-directory -s -j3 $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed
+	@$(MAKE) --no-print-directory -s -j4 $(VENV)/.installed $(MINISTACK_VENV)/.installed $(DEPLOY_VENV)/.installed \
+		$(SCHEMATHESIS_VENV)/.installed
 ## create only what make dev needs: .venv and .venv-ministack (not the AWS CLI)
 local:
 	@$(MAKE) --no-print-directory -s -j2 $(VENV)/.installed $(MINISTACK_VENV)/.installed
@@ -50,6 +52,12 @@ $(MINISTACK_VENV)/.installed: requirements-ministack.txt
 	@echo "installing the local DynamoDB server (ministack) into $(MINISTACK_VENV) (first run only)"
 	$(PYTHON) -m venv $(MINISTACK_VENV)
 	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
+	touch $@
+
+$(SCHEMATHESIS_VENV)/.installed: requirements-schemathesis.txt
+	@echo "installing schemathesis into $(SCHEMATHESIS_VENV) (first run only)"
+	$(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-schemathesis.txt
 	touch $@
 
 $(DEPLOY_VENV)/.installed: requirements-deploy.txt
@@ -91,7 +99,7 @@ check: local
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests/unit
 
-## make check, then every test: moto, ministack, make dev, template lint, e2e deploy (under 12 minutes)
+## make check, then every test: moto, ministack, make dev, template lint, schemathesis, e2e deploy (under 12 minutes)
 test: install
 	@$(MAKE) --no-print-directory check lint-template  # after install, so a `make -j` never builds a venv twice
 	$(PY) -m pytest -n 2 --dist loadfile --ignore=tests/unit  # both cores, a file per worker; make check ran tests/unit
@@ -163,7 +171,7 @@ bench: local
 
 ## remove the virtualenvs, build outputs and test scratch; keeps make dev's data (.ministack/: make clean-data)
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) .tmp .pytest_cache .hypothesis .mypy_cache .ruff_cache build
+	rm -rf $(VENV) $(MINISTACK_VENV) $(DEPLOY_VENV) $(SCHEMATHESIS_VENV) .tmp .pytest_cache .hypothesis .mypy_cache .ruff_cache build
 
 ## delete make dev's data (.ministack/: every local session and review, imported ones too)
 clean-data:

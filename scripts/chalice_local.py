@@ -4,7 +4,7 @@
   pending connections: with 20 concurrent clients the kernel resets or delays (by a 1 s SYN retry) the connections
   beyond it. API Gateway has no such limit.
 - A path no route matches answers 404 in our error shape, with the headers every answer of ours carries
-  (NotFoundGateway)."""
+  (NotFoundGateway), and a method Chalice does not route (TRACE) the app's 405."""
 
 import sys
 from typing import Any
@@ -33,6 +33,17 @@ class NotFoundGateway(local.LocalGateway):
 
 
 local.ThreadedHTTPServer.request_queue_size = 128
+
+
+# Chalice's handler takes only the methods API Gateway routes; any other (TRACE, QUERY, ...) got http.server's 501
+# HTML page, without CORS. Through the gateway it is the app's 405 (or 404) in our error shape.
+def _any_method(handler: local.ChaliceRequestHandler, name: str) -> Any:
+    if name.startswith("do_"):
+        return handler._generic_handle
+    raise AttributeError(name)
+
+
+local.ChaliceRequestHandler.__getattr__ = _any_method  # type: ignore[attr-defined]
 # ChaliceRequestHandler builds its gateway from this module-level name for each connection.
 local.LocalGateway = NotFoundGateway
 

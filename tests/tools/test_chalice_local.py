@@ -73,3 +73,11 @@ def test_a_known_path_answers_a_method_it_lacks_with_405_in_the_error_shape_with
     assert headers["Content-Type"] == "application/json"
     assert headers.get("Access-Control-Allow-Origin") == allowed
     assert headers["Vary"] == "Origin"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])
+def test_a_method_chalice_does_not_route_is_the_apps_405_not_http_servers_html_501(chalice_port, method):
+    status, headers, body = send(chalice_port, method, "/groups", PORTAL_ORIGIN)
+    assert (status, body) == (405, {"error": f"Unsupported method: {method}"})
+    assert headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
+    assert_security_headers(headers)

@@ -19,7 +19,7 @@ def dry_run(*arguments: str, env_extra: dict[str, str] | None = None) -> str:
 
 def test_make_clean_removes_the_virtualenvs_and_scratch_but_keeps_make_devs_data():
     commands = dry_run("clean")
-    assert "rm -rf .venv .venv-ministack .venv-deploy .tmp" in commands
+    assert "rm -rf .venv .venv-ministack .venv-deploy .venv-schemathesis .tmp" in commands
     assert ".ministack" not in commands
 
 
@@ -30,7 +30,7 @@ def test_make_clean_data_warns_in_one_line_then_deletes_make_devs_data():
     assert "every session and review" in warning
 
 
-@pytest.mark.parametrize("other", [".venv-deploy", ".venv-ministack"])
+@pytest.mark.parametrize("other", [".venv-deploy", ".venv-ministack", ".venv-schemathesis"])
 def test_make_package_installs_only_the_apps_virtualenv(other):
     commands = dry_run("package")
     assert "-m venv .venv\n" in commands and "scripts.deploy package" in commands
