@@ -7,7 +7,7 @@ from chalicelib.web import json_response
 NAME = "study-portal"
 # Raised with each change a client can see (semantic versioning); GET / reports it.
 VERSION = "0.22.0"
-DOCS = ["README.md", "docs/contract.md"]  # in the project's repository: the routes, fields and errors
+DOCS = ["README.md", "docs/contract.md", "docs/openapi.yaml"]  # in the repository: routes, fields, errors, schemas
 
 service = Blueprint(__name__)
 

@@ -34,7 +34,7 @@ def send(
 ) -> Answer:
     """One request of the contract's; its answer must be one docs/openapi.yaml gives that operation and status."""
     answer = conftest.send(base_url, method, path, body, headers)
-    assert_conforms(method, path, answer.status, answer.raw)
+    assert_conforms(method, path, answer.status, answer.raw, answer.headers)
     return answer
 
 

@@ -24,7 +24,7 @@ PAGE = """<!doctype html>
 <body>
 <div id="swagger-ui"></div>
 <script src="/docs/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.yaml", dom_id: "#swagger-ui"});</script>
+<script>SwaggerUIBundle({url: "/openapi.yaml", dom_id: "#swagger-ui", validatorUrl: "none"});</script>
 </body>
 </html>
 """

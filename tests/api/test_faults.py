@@ -17,6 +17,7 @@ from tests.support.dynamodb import (
     scan_items,
     transaction_cancelled,
 )
+from tests.support.openapi import ConformingClient
 from tests.support.portal import JSON_FROM_PORTAL, PORTAL_ORIGIN, STAGE, VALID, access_lines
 
 WITH_KEY = {**JSON_FROM_PORTAL, "Idempotency-Key": "fault-test"}
@@ -187,7 +188,9 @@ def test_a_dynamodb_that_accepts_but_never_answers_returns_503_after_the_read_ti
     app_against, silent_server, dynamodb_sends, app_log
 ):
     with app_against(f"http://127.0.0.1:{silent_server}") as client:
-        response = client.http.post("/study_sessions", body=json.dumps(VALID), headers=JSON_FROM_PORTAL)
+        response = ConformingClient(client.http).post(
+            "/study_sessions", body=json.dumps(VALID), headers=JSON_FROM_PORTAL
+        )
     assert_unavailable_answer(response, TIMED_OUT)
     assert dynamodb_sends == ["BatchGetItem"] * ATTEMPTS
     [access] = access_lines(app_log())
@@ -198,7 +201,9 @@ def test_a_dynamodb_that_accepts_but_never_answers_returns_503_after_the_read_ti
 
 def test_a_dynamodb_that_refuses_connections_returns_503(app_against, dynamodb_sends):
     with app_against(f"http://127.0.0.1:{free_port()}") as client:
-        response = client.http.post("/study_sessions", body=json.dumps(VALID), headers=JSON_FROM_PORTAL)
+        response = ConformingClient(client.http).post(
+            "/study_sessions", body=json.dumps(VALID), headers=JSON_FROM_PORTAL
+        )
     assert_unavailable_answer(response, TIMED_OUT)
     assert dynamodb_sends == ["BatchGetItem"] * ATTEMPTS
 
@@ -237,7 +242,7 @@ def test_debug_is_off_in_every_stage_so_a_forced_error_answers_the_generic_500(
     # Raised before anything is sent, so no stage's DynamoDB is contacted.
     botocore_events.register_first("before-send.dynamodb.BatchGetItem", explode)
     with Client(app_module.app, stage_name=stage, project_dir=str(ROOT)) as client:
-        response = client.http.post(
+        response = ConformingClient(client.http).post(
             "/study_sessions", body=json.dumps(VALID), headers={"Content-Type": "application/json"}
         )
     assert app_module.app.debug is False

@@ -15,7 +15,7 @@ def test_the_index_names_the_service_its_version_and_where_its_docs_are(bare_api
     assert response.json_body == {
         "name": "study-portal",
         "version": VERSION,
-        "docs": ["README.md", "docs/contract.md"],
+        "docs": ["README.md", "docs/contract.md", "docs/openapi.yaml"],
         "health": "/health",
     }
     assert response.headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN

@@ -15,6 +15,7 @@ from chalicelib.store import StudyRepository
 from scripts.local_stack import ROOT
 from scripts.seed_data import GROUPS
 from tests.support.dynamodb import http_error, scan_items
+from tests.support.openapi import ConformingClient
 from tests.support.portal import JSON_FROM_PORTAL, PORTAL_ORIGIN, VALID, assert_security_headers
 
 SESSION_FIELDS = {
@@ -353,7 +354,9 @@ def test_reset_wants_json_with_an_empty_body(api, seeded, dynamodb, table, body,
 def test_reset_is_refused_on_prod_unless_the_deployment_allows_it(backend, monkeypatch):
     runtime.reset_repository()
     with Client(app_module.app, stage_name="prod", project_dir=str(ROOT)) as client:
-        response = client.http.post("/api/study-sessions/reset", body=b"", headers={"Content-Type": "application/json"})
+        response = ConformingClient(client.http).post(
+            "/api/study-sessions/reset", body=b"", headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == 403 and "AllowReset" in json.loads(response.body)["error"]
 
 

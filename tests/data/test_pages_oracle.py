@@ -50,6 +50,7 @@ from scripts.local_stack import ROOT
 from scripts.seed_data import GROUPS, STUDY_ACTIVITIES, load_seed
 from tests.support import oracle
 from tests.support.dynamodb import new_session, scan_items
+from tests.support.openapi import ConformingClient
 from tests.support.portal import STAGE
 
 PAGE_SIZES = (1, 2, 3, 10, 100)
@@ -135,7 +136,7 @@ def clocked_api(seeded: StudyRepository, app_clock: FakeClock) -> Any:
     """Chalice's test client on the dev stage (whose ALLOW_RESET is true) over the seeded table, its clock
     app_clock's."""
     with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
-        yield client.http
+        yield ConformingClient(client.http)
 
 
 def get(api: Any, path: str) -> Any:
@@ -529,9 +530,8 @@ def test_pages_match_the_oracle_after_concurrent_creates_and_reviews(backend, se
     runtime.reset_repository()
     try:
         with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client:
-            assert_the_lists_count_every_session(
-                client.http, oracle.ids_of(items, "study_activity"), sessions=len(answered)
-            )
-            assert_every_answer_matches_the_oracle(client.http, items, today=moment.date())
+            http = ConformingClient(client.http)
+            assert_the_lists_count_every_session(http, oracle.ids_of(items, "study_activity"), sessions=len(answered))
+            assert_every_answer_matches_the_oracle(http, items, today=moment.date())
     finally:
         runtime.reset_repository()

@@ -27,7 +27,7 @@ class Browser:
             connection.request(method, path, body=body, headers={"Origin": self.origin, **headers})
             response = connection.getresponse()
             raw = response.read()
-            assert_conforms(method, path, response.status, raw)
+            assert_conforms(method, path, response.status, raw, dict(response.headers.items()))
             return response.status, response.headers, raw
         finally:
             connection.close()

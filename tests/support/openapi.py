@@ -4,6 +4,7 @@ the document says that operation answers with that status."""
 import functools
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -36,7 +37,10 @@ def _pointer(*parts: str) -> str:
 def _templates() -> list[tuple[re.Pattern[str], str]]:
     """Each documented path as a pattern; literal ones first, so /api/study-sessions/reset is not a session id."""
     paths = sorted(document()["paths"], key=lambda path: (path.count("{"), path))
-    return [(re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"), path) for path in paths]
+    return [
+        (re.compile("^" + "[^/]+".join(re.escape(part) for part in re.split(r"\{[^/]+\}", path)) + "$"), path)
+        for path in paths
+    ]
 
 
 def documented_path(path: str) -> str | None:
@@ -56,9 +60,10 @@ def _resolved(node: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return target, ref.removeprefix("#")
 
 
-def assert_conforms(method: str, path: str, status: int, body: bytes) -> None:
-    """The answer is one the document gives this operation: its status is listed, and its JSON body matches that
-    status's schema. A method or path the document does not have (a preflight, an unknown route) is not checked."""
+def assert_conforms(method: str, path: str, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+    """The answer is one the document gives this operation: its status is listed, the headers it marks required are
+    there (when the answer's headers are given), and its JSON body matches that status's schema. A method or path
+    the document does not have (a preflight, an unknown route) is not checked."""
     template = documented_path(path)
     operation = document()["paths"].get(template or "", {}).get(method.lower())
     if operation is None:
@@ -67,6 +72,11 @@ def assert_conforms(method: str, path: str, status: int, body: bytes) -> None:
     response, pointer = _resolved(operation["responses"][str(status)])
     if not pointer:
         pointer = "/" + _pointer("paths", template or "", method.lower(), "responses", str(status))
+    if headers is not None:
+        sent = {name.lower() for name in headers}
+        for name, header in response.get("headers", {}).items():
+            if _resolved(header)[0].get("required"):
+                assert name.lower() in sent, f"{method} {template} {status} answered without its {name} header"
     if "content" not in response:
         assert body == b"", f"{method} {template} {status} documents no body"
         return
@@ -86,7 +96,7 @@ class ConformingClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._http.request(method, path, **kwargs)
-        assert_conforms(method, path, response.status_code, response.body)
+        assert_conforms(method, path, response.status_code, response.body, response.headers)
         return response
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -13,7 +13,7 @@ import pytest
 import app as app_module
 from scripts.api_docs import DOCUMENT, SWAGGER_UI
 from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
-from scripts.local_stack import LOCAL_TABLE, free_port
+from scripts.local_stack import LOCAL_TABLE, ROOT, free_port
 from tests.support.portal import assert_security_headers
 
 PORTAL_ORIGIN = "http://localhost:5173"
@@ -58,7 +58,7 @@ def test_the_reference_page_renders_the_document_with_swagger_uis_files_served_h
     status, headers, page = get(local_port, "/docs")
     assert (status, headers["Content-Type"]) == (200, "text/html; charset=utf-8")
     html = page.decode()
-    assert 'url: "/openapi.yaml"' in html
+    assert 'url: "/openapi.yaml"' in html and 'validatorUrl: "none"' in html  # no call to Swagger's validator
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources == ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"]  # nothing from another host
     for source in sources:
@@ -82,6 +82,10 @@ def test_each_answers_the_preflight(local_port, path):
     assert "GET" in headers["Access-Control-Allow-Methods"].split(", ")
 
 
-def test_the_deployed_stages_app_has_no_reference_routes():
-    # The tests import the app as the deployed stages do: without SERVE_API_DOCS.
+def test_only_make_devs_stage_serves_the_reference():
+    # A deployed stage that set it would fail every route: scripts/ is not in the Lambda's package.
+    stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
+    serving = [name for name, stage in stages.items() if "SERVE_API_DOCS" in stage.get("environment_variables", {})]
+    assert serving == ["local"] and stages["local"]["environment_variables"]["SERVE_API_DOCS"] == "true"
+    # The tests import the app as the deployed stages run it.
     assert not {"/openapi.yaml", "/docs", "/docs/{asset}"} & set(app_module.app.routes)
