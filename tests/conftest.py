@@ -23,8 +23,16 @@ from chalicelib.logs import JsonFormatter
 from chalicelib.store import StudyRepository
 from chalicelib.store.table import create_table_if_missing
 from scripts.aws_env import is_caller_aws, placeholder_aws
-from scripts.dev import DEFAULT_PORT
-from scripts.local_stack import ROOT, free_port, port_in_use, start_ministack, stop_ministack, wait_until_ready
+from scripts.dev import DEFAULT_PORT, start_chalice_local, stop_chalice_local, wait_for_http
+from scripts.local_stack import (
+    LOCAL_TABLE,
+    ROOT,
+    free_port,
+    port_in_use,
+    start_ministack,
+    stop_ministack,
+    wait_until_ready,
+)
 from scripts.seed_data import load_seed
 from tests.support.dynamodb import new_session, scan_items
 from tests.support.openapi import ConformingClient
@@ -57,6 +65,24 @@ def ministack_port(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield port
     finally:
         stop_ministack(process)
+
+
+@pytest.fixture(scope="module")
+def chalice_port(ministack_port: int, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One `chalice local --stage local` through make dev's wrapper for the module, on a free loopback port, over
+    the run's ministack."""
+    port = free_port()
+    process = start_chalice_local(
+        port=port,
+        dynamodb_port=ministack_port,
+        table=LOCAL_TABLE,
+        log_path=tmp_path_factory.mktemp("chalice-local") / "chalice.log",
+    )
+    try:
+        wait_for_http(port, process)
+        yield port
+    finally:
+        stop_chalice_local(process)
 
 
 @pytest.fixture(params=["moto", "ministack"])

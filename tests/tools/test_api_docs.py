@@ -5,35 +5,16 @@ have none of these routes."""
 import http.client
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import app as app_module
 from scripts.api_docs import DOCUMENT, SWAGGER_UI
-from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
-from scripts.local_stack import LOCAL_TABLE, ROOT, free_port
+from scripts.local_stack import ROOT
 from tests.support.portal import assert_security_headers
 
 PORTAL_ORIGIN = "http://localhost:5173"
-
-
-@pytest.fixture(scope="module")
-def local_port(ministack_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """`chalice local --stage local` as make dev runs it, on a free loopback port."""
-    port = free_port()
-    process = start_chalice_local(
-        port=port,
-        dynamodb_port=ministack_port,
-        table=LOCAL_TABLE,
-        log_path=tmp_path_factory.mktemp("api-docs") / "chalice.log",
-    )
-    try:
-        wait_for_http(port, process)
-        yield port
-    finally:
-        stop_chalice_local(process)
 
 
 def get(port: int, path: str, method: str = "GET", **headers: str) -> tuple[int, Any, bytes]:
@@ -46,23 +27,23 @@ def get(port: int, path: str, method: str = "GET", **headers: str) -> tuple[int,
         connection.close()
 
 
-def test_the_document_is_served_as_it_is_in_the_repository(local_port):
-    status, headers, body = get(local_port, "/openapi.yaml")
+def test_the_document_is_served_as_it_is_in_the_repository(chalice_port):
+    status, headers, body = get(chalice_port, "/openapi.yaml")
     assert (status, headers["Content-Type"]) == (200, "application/yaml; charset=utf-8")
     assert body == DOCUMENT.read_bytes()
     assert headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
     assert_security_headers(headers)
 
 
-def test_the_reference_page_renders_the_document_with_swagger_uis_files_served_here(local_port):
-    status, headers, page = get(local_port, "/docs")
+def test_the_reference_page_renders_the_document_with_swagger_uis_files_served_here(chalice_port):
+    status, headers, page = get(chalice_port, "/docs")
     assert (status, headers["Content-Type"]) == (200, "text/html; charset=utf-8")
     html = page.decode()
     assert 'url: "/openapi.yaml"' in html and 'validatorUrl: "none"' in html  # no call to Swagger's validator
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources == ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"]  # nothing from another host
     for source in sources:
-        status, headers, asset = get(local_port, source)
+        status, headers, asset = get(chalice_port, source)
         assert status == 200 and headers["Content-Type"].startswith(("text/css", "text/javascript"))
         assert asset == (SWAGGER_UI / source.removeprefix("/docs/")).read_bytes()
     # Swagger UI 5 renders OpenAPI 3.1 (4 does not).
@@ -70,14 +51,14 @@ def test_the_reference_page_renders_the_document_with_swagger_uis_files_served_h
 
 
 @pytest.mark.parametrize("path", ["/docs/../openapi.yaml", "/docs/swagger-editor.js", "/docs/index.html"])
-def test_only_the_pages_own_files_are_served(local_port, path):
-    status, _, body = get(local_port, path)
+def test_only_the_pages_own_files_are_served(chalice_port, path):
+    status, _, body = get(chalice_port, path)
     assert status == 404 and set(json.loads(body)) == {"error"}
 
 
 @pytest.mark.parametrize("path", ["/openapi.yaml", "/docs", "/docs/swagger-ui.css"])
-def test_each_answers_the_preflight(local_port, path):
-    status, headers, _ = get(local_port, path, "OPTIONS", **{"Access-Control-Request-Method": "GET"})
+def test_each_answers_the_preflight(chalice_port, path):
+    status, headers, _ = get(chalice_port, path, "OPTIONS", **{"Access-Control-Request-Method": "GET"})
     assert status == 204 and headers["Access-Control-Allow-Origin"] == PORTAL_ORIGIN
     assert "GET" in headers["Access-Control-Allow-Methods"].split(", ")
 

@@ -2,34 +2,14 @@
 
 import http.client
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from scripts.dev import start_chalice_local, stop_chalice_local, wait_for_http
-from scripts.local_stack import LOCAL_TABLE, free_port
 from tests.support.portal import assert_security_headers
 
 PORTAL_ORIGIN = "http://localhost:5173"
 UNKNOWN_PATHS = ["/nope", "/api/study-activities/1/nope", "/study_sessions/1/review/x"]
-
-
-@pytest.fixture(scope="module")
-def chalice_port(ministack_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """One `chalice local --stage local` through the wrapper for the module, on a free loopback port."""
-    port = free_port()
-    process = start_chalice_local(
-        port=port,
-        dynamodb_port=ministack_port,
-        table=LOCAL_TABLE,
-        log_path=tmp_path_factory.mktemp("chalice-local") / "chalice.log",
-    )
-    try:
-        wait_for_http(port, process)
-        yield port
-    finally:
-        stop_chalice_local(process)
 
 
 def send(port: int, method: str, path: str, origin: str) -> tuple[int, http.client.HTTPMessage, Any]:
