@@ -527,15 +527,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
             answer = send(request, body, upstream=upstream, timeout=proxy.timeout)
             if unknown_route(answer):
                 raise AnswerError(404, "Not found")
-            headers = returned_headers(answer, method=self.command, stage=upstream.stage)
         except AnswerError as exc:
             answer = error_answer(exc.status, str(exc), origin=origin, origins=upstream.origins)
-            headers = returned_headers(answer, method=self.command, stage=upstream.stage)
         except Exception as exc:  # a fault of the proxy's own: an answer all the same, and one line
             say(f"{COMMAND}: {self.command} {urlsplit(self.path).path} failed: {type(exc).__name__}", error=True)
             answer = error_answer(502, "make proxy failed on this request", origin=origin, origins=upstream.origins)
-            headers = returned_headers(answer, method=self.command, stage=upstream.stage)
-        self.write(answer, headers)
+        self.write(answer, returned_headers(answer, method=self.command, stage=upstream.stage))
         return answer.status
 
     def check_caller(self, origin: str | None, upstream: Upstream) -> None:
